@@ -1,0 +1,568 @@
+"""Reading a submission as cells, and finding which cells belong to which question.
+
+A submission is a sequence of cells: a notebook's code and markdown cells, a
+``.py`` split at jupytext/VS Code ``# %%`` markers, or a plain ``.py`` as one
+code cell.  Each problem of an assignment says how its cells are recognised
+(a ``# %% q1a`` title, a first comment line ``# Q1a.``, a markdown heading, a
+notebook cell tag); :func:`assign_questions` maps every code cell to the
+question it belongs to and :func:`question_ends` tells the engine after which
+cell each question's checks run.
+
+IPython syntax (magics, shell lines, ``f?`` help) is not Python: it is blanked
+here, line for line, so the child process can ``compile`` each cell and report
+errors at the student's own line numbers.  Stored notebook outputs are never
+read.
+
+This module imports no array framework and never executes student code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+__all__ = [
+    "Cell",
+    "SubmissionError",
+    "QuestionMatcher",
+    "read_submission",
+    "assign_questions",
+    "question_ends",
+]
+
+SUFFIXES = (".py", ".ipynb")
+
+
+@dataclass
+class Cell:
+    """One cell of a submission.
+
+    ``index`` is the cell's position in the list :func:`read_submission`
+    returns (so ``cells[c.index] is c``); raw notebook cells are not in that
+    list, but ``label`` still counts them, so "cell 7" is the seventh cell the
+    student sees in Jupyter.
+    """
+
+    index: int
+    kind: str  # "code" | "markdown"
+    # code: the code to execute, IPython-only lines blanked (line numbers kept);
+    # markdown: the text (for a .py cell the `# %% [markdown]` line is an empty
+    # first line and the "# " prefixes are gone, so lines still map 1:1).
+    source: str
+    first_line: int  # 1-based file line of source's first line (.py); 1 for notebooks
+    label: str  # ".py": "lines 12-30"; notebook: "cell 7"
+    title: str = ""  # `# %% title` text (.py only)
+    tags: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+
+class SubmissionError(Exception):
+    """The submission cannot be read; the message names the file and what to do."""
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_submission(path: str | Path) -> list[Cell]:
+    """Read a ``.py`` or ``.ipynb`` submission as a list of cells."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise SubmissionError(
+            f"{path}: cannot grade a {suffix or 'suffix-less'} file; submit a Python "
+            "file (.py) or a Jupyter notebook (.ipynb)."
+        )
+    if not path.exists():
+        raise SubmissionError(f"{path}: no such file. Check the path of the submission.")
+    if path.is_dir():
+        raise SubmissionError(f"{path}: is a folder; pass the submission file itself (.py or .ipynb).")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SubmissionError(
+            f"{path}: cannot read the file ({exc.strerror or exc}). Check that it is readable."
+        ) from exc
+    try:
+        # utf-8-sig: a byte-order mark some Windows editors write is not code.
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SubmissionError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}). "
+            "Save the file with UTF-8 encoding and submit it again."
+        ) from exc
+    if suffix == ".py":
+        return _read_py(text)
+    return _read_notebook(text, path)
+
+
+def _split_lines(text: str) -> list[str]:
+    # Not str.splitlines(): it also splits at \x0c, \x1c, \u2028 ..., which
+    # Python's tokenizer does not treat as line ends; line numbers would drift.
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the file's final newline does not start another line
+    return lines
+
+
+def _join(lines: list[str]) -> str:
+    return "".join(line + "\n" for line in lines)
+
+
+# `# %%`, `#%%`, `#  %%` at column 0 (jupytext percent format, VS Code, Spyder).
+_MARKER = re.compile(r"^#\s*%%(?P<rest>.*)$")
+# jupytext writes the cell type in brackets after an optional title.
+_CELL_TYPE = re.compile(r"\[(?P<type>markdown|md|raw)\]", re.IGNORECASE)
+# jupytext cell metadata after the title, e.g. `tags=["q1a", "graded"]`.
+_TAGS_META = re.compile(r"\btags\s*=\s*(?P<json>\[[^\]]*\])")
+
+
+def _parse_marker(rest: str) -> tuple[str, str, tuple[str, ...]]:
+    """``# %%`` marker text after ``%%`` -> (kind, title, tags)."""
+    kind = "code"
+    m = _CELL_TYPE.search(rest)
+    if m:
+        kind = "raw" if m.group("type").lower() == "raw" else "markdown"
+        rest = rest[: m.start()] + rest[m.end() :]
+    tags: tuple[str, ...] = ()
+    m = _TAGS_META.search(rest)
+    if m:
+        try:
+            parsed = json.loads(m.group("json"))
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list):
+            tags = tuple(str(t) for t in parsed)
+            rest = rest[: m.start()] + rest[m.end() :]
+    return kind, " ".join(rest.split()), tags
+
+
+def _py_label(first_line: int, lines: list[str]) -> str:
+    # Trailing blank lines before the next marker are not worth naming.
+    n = len(lines)
+    while n > 1 and not lines[n - 1].strip():
+        n -= 1
+    last = first_line + max(n, 1) - 1
+    return f"line {first_line}" if last == first_line else f"lines {first_line}-{last}"
+
+
+def _read_py(text: str) -> list[Cell]:
+    lines = _split_lines(text)
+    starts = [i for i, line in enumerate(lines) if _MARKER.match(line)]
+    # (first line index, lines, marker text or None for text before any marker)
+    chunks: list[tuple[int, list[str], str | None]] = []
+    if not starts:
+        chunks.append((0, lines, None))
+    else:
+        head = lines[: starts[0]]
+        if any(line.strip() for line in head):
+            chunks.append((0, head, None))
+        for k, start in enumerate(starts):
+            end = starts[k + 1] if k + 1 < len(starts) else len(lines)
+            m = _MARKER.match(lines[start])
+            assert m is not None
+            chunks.append((start, lines[start:end], m.group("rest")))
+
+    cells: list[Cell] = []
+    for start, chunk, marker in chunks:
+        kind, title, tags = _parse_marker(marker) if marker is not None else ("code", "", ())
+        if kind == "raw":
+            continue  # raw cells are not run, and carry no headings
+        first_line = start + 1
+        label = _py_label(first_line, chunk)
+        if kind == "markdown":
+            # The marker line becomes an empty first line, so markdown line k
+            # is still file line first_line + k - 1.
+            body = [""] + [_uncomment(line) for line in chunk[1:]]
+            cells.append(Cell(len(cells), "markdown", _join(body), first_line, label, title, tags))
+            continue
+        new_lines, notes = _blank_ipython(
+            chunk, line_number=lambda k, base=first_line: base + k, has_marker=marker is not None
+        )
+        cells.append(Cell(len(cells), "code", _join(new_lines), first_line, label, title, tags, notes))
+    if not cells:  # an empty file is still one (empty) code cell
+        cells.append(Cell(0, "code", "", 1, "line 1"))
+    return cells
+
+
+def _uncomment(line: str) -> str:
+    """A line of a ``# %% [markdown]`` cell -> markdown text."""
+    if line.startswith("# "):
+        return line[2:]
+    if line.startswith("#"):
+        return line[1:]
+    return line
+
+
+def _read_notebook(text: str, path: Path) -> list[Cell]:
+    hint = "Open it in Jupyter and save it again, or submit the code as a .py file."
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise SubmissionError(f"{path}: not a valid Jupyter notebook: the file is not JSON{where}. {hint}") from exc
+    if not isinstance(raw, dict) or not ("cells" in raw or "worksheets" in raw):
+        raise SubmissionError(f"{path}: not a Jupyter notebook: the JSON has no cells. {hint}")
+
+    import nbformat  # only notebooks need it
+
+    nb_cells: list
+    try:
+        with warnings.catch_warnings():
+            # nbformat warns about schema details (missing ids, ...) it repairs itself.
+            warnings.simplefilter("ignore")
+            nb_cells = list(nbformat.reads(text, as_version=4).get("cells", []))
+    except Exception as exc:  # nbformat raises many kinds for malformed notebooks
+        # A version-4 notebook that breaks the schema in a small way (a cell
+        # without "metadata", as some generators write) is still readable.
+        raw_cells = raw.get("cells")
+        if raw.get("nbformat") == 4 and isinstance(raw_cells, list) and all(isinstance(c, dict) for c in raw_cells):
+            nb_cells = raw_cells
+        else:
+            raise SubmissionError(f"{path}: not a valid Jupyter notebook ({exc}). {hint}") from exc
+
+    cells: list[Cell] = []
+    for number, nb_cell in enumerate(nb_cells, start=1):
+        kind = nb_cell.get("cell_type")
+        if kind not in ("code", "markdown"):
+            continue  # raw cells (and anything unknown) are neither run nor read
+        source = nb_cell.get("source", "")
+        if isinstance(source, list):  # joined by nbformat, not in the fallback above
+            source = "".join(str(s) for s in source)
+        metadata = nb_cell.get("metadata")
+        if not isinstance(metadata, dict):
+            metadata = {}
+        raw_tags = metadata.get("tags") or []
+        tags = tuple(str(t) for t in raw_tags) if isinstance(raw_tags, list) else ()
+        label = f"cell {number}"
+        if kind == "markdown":
+            cells.append(Cell(len(cells), "markdown", str(source), 1, label, "", tags))
+            continue
+        new_lines, notes = _blank_ipython(_split_lines(str(source)), line_number=lambda k: k + 1, has_marker=False)
+        cells.append(Cell(len(cells), "code", _join(new_lines), 1, label, "", tags, notes))
+    return cells
+
+
+# ------------------------------------------------------------------ IPython syntax
+
+
+class _LineScanner:
+    """Tracks, line by line, whether the next line starts a new Python statement.
+
+    A line starts a statement unless it is inside a string (triple-quoted, or a
+    single-quoted one continued with a backslash), inside brackets, or after a
+    backslash continuation.  Only such lines can be IPython syntax: a line
+    ``%d items`` inside a docstring or ``% b`` inside parentheses is Python.
+    (The tokenize module would do this too, but it stops at the first line it
+    cannot tokenize, and IPython lines such as ``!echo "it's"`` are exactly that.)
+    """
+
+    def __init__(self) -> None:
+        self.quote: str | None = None  # the open string's delimiter: ' " ''' """
+        self.depth = 0  # open brackets
+        self.continued = False  # previous line ended with a backslash
+
+    def at_statement_start(self) -> bool:
+        return self.quote is None and self.depth == 0 and not self.continued
+
+    def feed(self, line: str) -> None:
+        self.continued = False
+        i, n = 0, len(line)
+        while i < n:
+            c = line[i]
+            if self.quote is not None:
+                if c == "\\":
+                    if i == n - 1:
+                        return  # backslash-newline inside a string: it goes on
+                    i += 2
+                elif line.startswith(self.quote, i):
+                    i += len(self.quote)
+                    self.quote = None
+                else:
+                    i += 1
+                continue
+            if c == "#":
+                break  # comment to the end of the line
+            if c in "'\"":
+                self.quote = line[i : i + 3] if line[i : i + 3] in ('"""', "'''") else c
+                i += len(self.quote)
+                continue
+            if c in "([{":
+                self.depth += 1
+            elif c in ")]}":
+                self.depth = max(0, self.depth - 1)
+            elif c == "\\" and i == n - 1:
+                self.continued = True
+            i += 1
+        if self.quote is not None and len(self.quote) == 1:
+            # An unterminated '...' string is a syntax error Python will report;
+            # do not let it swallow the rest of the cell here.
+            self.quote = None
+
+
+# `x = !ls`, `a, b = %sx ls`, `x = %time f()` (IPython's own left-hand side rule).
+_ASSIGN_ESCAPE = re.compile(r"^(?P<lhs>\s*[\w.]+(?:\s*,\s*[\w.]+)*)\s*=\s*(?P<esc>[!%])(?P<rest>.*)$")
+# `f?`, `np.sum??`, `?f`, `np.*sum*?`
+_HELP = re.compile(r"^\s*(?:\?{1,2}\s*[\w.*\[\]]+|[\w.*\[\]]+\s*\?{1,2})\s*$")
+# Cell magics that run their body in the user's namespace: drop the magic
+# line, run the body.  Every other cell magic (%%bash, %%timeit, %%writefile,
+# %%html, ...) runs something that is not this Python, so the cell is skipped.
+_TRANSPARENT_CELL_MAGICS = {"time", "capture"}
+
+
+def _magic_name(text: str) -> str:
+    """``'%%time -o x'`` -> ``'time'``."""
+    m = re.match(r"%{1,2}\s*([\w.]*)", text)
+    return m.group(1) if m else ""
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _replacement(line: str) -> str:
+    """What a dropped line becomes: empty, or ``pass`` where an indented block
+    might otherwise be left empty (``for ...:`` followed only by ``%timeit f()``)."""
+    indent = line[: len(line) - len(line.lstrip())]
+    return f"{indent}pass" if indent else ""
+
+
+def _blank_ipython(
+    lines: list[str], line_number: Callable[[int], int], has_marker: bool
+) -> tuple[list[str], list[str]]:
+    """Blank IPython-only lines of one code cell; return (new lines, notes).
+
+    ``line_number(k)`` gives the number to show for the cell's k-th line (0-based).
+    ``has_marker``: the first line is the cell's ``# %%`` marker (a comment).
+    """
+    out = list(lines)
+    notes: list[str] = []
+    body_start = 1 if has_marker else 0
+
+    # A cell magic must be the first line of the cell (after blank lines).
+    first = next((k for k in range(body_start, len(lines)) if lines[k].strip()), None)
+    if first is not None and lines[first].lstrip().startswith("%%"):
+        magic = lines[first].strip()
+        if _magic_name(magic) in _TRANSPARENT_CELL_MAGICS:
+            out[first] = ""
+            notes.append(
+                f"ran the cell without IPython cell magic on line {line_number(first)}: {_short(magic)}"
+            )
+            body_start = first + 1
+        else:
+            for k in range(body_start, len(out)):
+                out[k] = ""
+            notes.append(
+                f"skipped the whole cell: IPython cell magic on line {line_number(first)}: {_short(magic)}"
+            )
+            return out, notes
+
+    scanner = _LineScanner()
+    for k in range(body_start, len(lines)):
+        line = lines[k]
+        if not scanner.at_statement_start():
+            scanner.feed(line)
+            continue
+        stripped = line.strip()
+        indent = line[: len(line) - len(line.lstrip())]
+        note: str | None = None
+        new_line: str | None = None  # None: drop the line
+
+        assign = _ASSIGN_ESCAPE.match(line)
+        if stripped.startswith("%"):
+            # `%time stmt` runs stmt in the user's namespace: keep stmt.
+            name = _magic_name(stripped)
+            rest = stripped[1 + len(name) :].strip() if not stripped.startswith("%%") else ""
+            if name == "time" and rest:
+                new_line = indent + rest
+                note = f"ran the statement without IPython magic %time on line {line_number(k)}: {_short(stripped)}"
+            else:
+                note = f"skipped IPython magic on line {line_number(k)}: {_short(stripped)}"
+        elif stripped.startswith("!"):
+            note = f"skipped shell command on line {line_number(k)}: {_short(stripped)}"
+        elif assign is not None:
+            esc, rest = assign.group("esc"), assign.group("rest").strip()
+            name = _magic_name(esc + rest) if esc == "%" else ""
+            if name == "time" and rest[len(name) :].strip():
+                # `x = %time f()` assigns f()'s value in IPython.
+                new_line = f"{assign.group('lhs')} = {rest[len(name):].strip()}"
+                note = f"ran the statement without IPython magic %time on line {line_number(k)}: {_short(stripped)}"
+            elif esc == "!":
+                note = f"skipped shell command on line {line_number(k)}: {_short(stripped)}"
+            else:
+                note = f"skipped IPython magic on line {line_number(k)}: {_short(stripped)}"
+        elif _HELP.match(line):
+            note = f"skipped IPython help on line {line_number(k)}: {_short(stripped)}"
+
+        if note is None:
+            scanner.feed(line)
+            continue
+        notes.append(note)
+        if new_line is None:
+            out[k] = _replacement(line)
+        else:
+            out[k] = new_line
+            scanner.feed(new_line)
+    return out, notes
+
+
+# ----------------------------------------------------------------------- questions
+
+
+@dataclass
+class QuestionMatcher:
+    """How one question's cells are recognised (see ``[problems.cells]``)."""
+
+    id: str
+    markers: tuple[str, ...] = ()  # `# %% q1a ...`: first word of the cell title
+    comments: tuple[str, ...] = ()  # first comment line `# Q1a.` / `# Q1a:` / `#q1a` / `# Q1a - ...`
+    headings: tuple[str, ...] = ()  # text contained in a markdown heading
+    tags: tuple[str, ...] = ()  # notebook cell tag
+
+
+_TRAILING_PUNCT = ".:-,;"
+
+
+def _words(text: str) -> list[str]:
+    return text.casefold().split()
+
+
+def _first_words_match(text: str, wanted: str) -> bool:
+    """Whether ``text`` starts with the words of ``wanted`` (case-insensitive),
+    trailing ``.:-`` of the last compared word ignored: "Q1a. Implement" and
+    "q1a:" match "Q1a"; "Q1b-hessian" does not match "Q1b"."""
+    want = [w.rstrip(_TRAILING_PUNCT) for w in _words(wanted)]
+    have = _words(text)[: len(want)]
+    return bool(want) and len(have) == len(want) and [w.rstrip(_TRAILING_PUNCT) for w in have] == want
+
+
+def _first_comment(cell: Cell) -> str | None:
+    """Text of the first comment line of a code cell (``#`` stripped), if any.
+
+    The ``# %%`` marker line of a .py cell, a ``#!`` line and a coding
+    cookie (``# -*- coding: utf-8 -*-``) are not comments for this purpose.
+    """
+    for line in cell.source.split("\n"):
+        stripped = line.strip()
+        if not stripped.startswith("#") or stripped.startswith("#!") or "-*-" in stripped:
+            continue
+        if _MARKER.match(stripped):
+            continue
+        return stripped.lstrip("#").strip()
+    return None
+
+
+def _explicit_match(cell: Cell, matchers: list[QuestionMatcher]) -> str | None:
+    """The question a code cell names itself: # %% title, then tag, then comment."""
+    if cell.title:
+        for m in matchers:
+            if any(_first_words_match(cell.title, marker) for marker in m.markers):
+                return m.id
+    cell_tags = {t.casefold() for t in cell.tags}
+    for m in matchers:
+        if any(t.casefold() in cell_tags for t in m.tags):
+            return m.id
+    comment = _first_comment(cell)
+    if comment:
+        for m in matchers:
+            if any(_first_words_match(comment, c) for c in m.comments):
+                return m.id
+    return None
+
+
+# ATX heading: up to 3 spaces, 1-6 '#', the text, optional closing '#'s.
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+
+
+def _headings(markdown: str) -> list[tuple[int, str]]:
+    """(level, text) of the headings of a markdown text, in order."""
+    found: list[tuple[int, str]] = []
+    in_fence = False
+    previous = ""  # the previous line if it could be a setext heading's text
+    for line in _split_lines(markdown):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            previous = ""
+            continue
+        if in_fence:
+            continue
+        # `#text` without a space is not a heading (Jupyter does not render
+        # it as one), so a `#hashtag` in prose does not close any section.
+        m = _ATX.match(line)
+        if m:
+            found.append((len(m.group(1)), (m.group(2) or "").strip()))
+            previous = ""
+            continue
+        s = _SETEXT.match(line)
+        if s and previous:
+            found.append((1 if s.group(1)[0] == "=" else 2, previous.strip()))
+            previous = ""
+            continue
+        previous = line if line.strip() else ""
+    return found
+
+
+def _normalise(text: str) -> str:
+    # Emphasis and code marks around words do not change what a heading says.
+    return " ".join(re.sub(r"[*`]", "", text).casefold().split())
+
+
+def _heading_match(text: str, matchers: list[QuestionMatcher]) -> str | None:
+    """The question whose heading text the heading contains; the longest
+    (most specific) such text wins, then the first matcher."""
+    heading = _normalise(text)
+    best: tuple[int, str] | None = None
+    for m in matchers:
+        for wanted in m.headings:
+            needle = _normalise(wanted)
+            if needle and needle in heading and (best is None or len(needle) > best[0]):
+                best = (len(needle), m.id)
+    return best[1] if best else None
+
+
+def assign_questions(cells: list[Cell], matchers: list[QuestionMatcher]) -> dict[int, str | None]:
+    """Every code cell's index -> the question it belongs to, or None.
+
+    A cell that names its question (``# %%`` title, tag, first comment) belongs
+    to it.  Otherwise the markdown heading context decides: a heading matching
+    question Q opens Q's section at its level, and a later heading closes every
+    open section at its level or deeper (then opens its own if it matches), so
+    a deeper heading of another question nests inside Q and, once closed, Q
+    applies again.  Explicit matches do not change the heading context.
+    """
+    assignment: dict[int, str | None] = {}
+    sections: list[tuple[int, str]] = []  # open (level, question id), outermost first
+    for cell in cells:
+        if cell.kind == "markdown":
+            for level, text in _headings(cell.source):
+                while sections and sections[-1][0] >= level:
+                    sections.pop()
+                qid = _heading_match(text, matchers)
+                if qid is not None:
+                    sections.append((level, qid))
+            continue
+        if cell.kind != "code":
+            continue
+        explicit = _explicit_match(cell, matchers)
+        assignment[cell.index] = explicit if explicit is not None else (sections[-1][1] if sections else None)
+    return assignment
+
+
+def question_ends(
+    cells: list[Cell], assignment: dict[int, str | None], question_ids: list[str]
+) -> dict[str, int | None]:
+    """Question id -> index of the last code cell assigned to it, or None."""
+    code = {c.index for c in cells if c.kind == "code"}
+    ends: dict[str, int | None] = {qid: None for qid in question_ids}
+    for index, qid in assignment.items():
+        if qid in ends and index in code:
+            current = ends[qid]
+            ends[qid] = index if current is None else max(current, index)
+    return ends

@@ -1,0 +1,161 @@
+"""The check plugin interface.
+
+A check has two halves, kept apart on purpose:
+- `requests()`: what to ask the submission's process (plain data: which probe,
+  which entry, which inputs, which transformation);
+- `judge(answers)`: how to decide, in the trusted parent, from the answers and
+  from expected values the check computes itself.
+
+Plugins subclass `Check`, register under the entry-point group
+`adgrade.checks`, and may read their own fields from `spec.options`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+import zlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+import numpy as np
+
+from adgrade.results import CheckResult
+
+if TYPE_CHECKING:
+    from adgrade.runner.parent import Answer
+    from adgrade.spec import AssignmentSpec, CheckSpec, ProblemSpec
+
+
+@dataclass
+class Request:
+    id: str
+    probe: str = "call"
+    params: dict[str, Any] = field(default_factory=dict)
+    time_limit: float | None = None
+
+    def to_plain(self) -> dict[str, Any]:
+        return {"id": self.id, "probe": self.probe, "params": self.params}
+
+
+class Check:
+    kind: ClassVar[str] = ""
+    #: option names (beyond the common CheckSpec fields) this kind accepts
+    options: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, spec: CheckSpec, problem: ProblemSpec, assignment: AssignmentSpec, index: int):
+        self.spec = spec
+        self.problem = problem
+        self.assignment = assignment
+        self.index = index
+        self._inputs: list[tuple] | None = None
+
+    # -- spec validation ------------------------------------------------------------
+    @classmethod
+    def validate_spec(cls, spec: CheckSpec, problem: ProblemSpec, assignment: AssignmentSpec) -> None:
+        """Raise SpecError (naming file and field) when the check's fields do not fit its kind."""
+        from adgrade.spec import SpecError
+
+        for key in spec.options:
+            if key not in cls.options:
+                raise SpecError(f"{assignment.source}: {spec.where}.{key}: unknown field for kind {spec.kind!r}"
+                                + (f" (it takes: {', '.join(cls.options)})" if cls.options else ""))
+
+    def fail_spec(self, field_name: str, message: str):
+        from adgrade.spec import SpecError
+        return SpecError(f"{self.assignment.source}: {self.spec.where}.{field_name}: {message}")
+
+    # -- identity -------------------------------------------------------------------
+    @property
+    def key(self) -> str:
+        return f"{self.problem.id}/{self.index}"
+
+    @property
+    def backend_name(self) -> str:
+        return self.spec.backend or self.problem.backend
+
+    @property
+    def time_limit(self) -> float:
+        return self.spec.time_limit or self.problem.time_limit
+
+    @property
+    def subject(self) -> str:
+        """What the student wrote that this check is about (for messages)."""
+        if self.spec.entry:
+            return self.spec.entry
+        entries = [e for e in self.problem.entries]
+        return ", ".join(entries) if entries else "your code"
+
+    def name(self) -> str:
+        return self.spec.name or f"{self.subject} ({self.kind})"
+
+    def entries_needed(self) -> list[str]:
+        return [self.spec.entry] if self.spec.entry else list(self.problem.entries)
+
+    # -- inputs -----------------------------------------------------------------------
+    def rng(self) -> np.random.Generator:
+        # a stable seed per check: the same inputs every run, different across checks
+        return np.random.default_rng(self.assignment.seed + zlib.crc32(self.key.encode()))
+
+    def inputs(self) -> list[tuple]:
+        if self._inputs is None:
+            spec_inputs = self.spec.inputs
+            if spec_inputs is None:
+                raw: list = [()]
+            elif isinstance(spec_inputs, str):
+                raw = list(self.assignment.function(spec_inputs)(self.rng()))
+            else:
+                raw = [tuple(_from_toml(a) for a in args) for args in spec_inputs]
+            self._inputs = [tuple(args) if isinstance(args, (list, tuple)) else (args,) for args in raw]
+        return self._inputs
+
+    def fn(self, name: str) -> Callable:
+        return self.assignment.function(name)
+
+    def wrapper_payload(self, name: str | None = None) -> dict | None:
+        name = name or self.spec.wrapper
+        if not name:
+            return None
+        return {"name": name, "source": textwrap.dedent(inspect.getsource(self.fn(name)))}
+
+    # -- the two halves ---------------------------------------------------------------
+    def requests(self) -> list[Request]:
+        raise NotImplementedError
+
+    def judge(self, answers: list[Answer]) -> CheckResult:
+        raise NotImplementedError
+
+    # -- `adgrade validate` -------------------------------------------------------------
+    def validate(self) -> list[str]:
+        """Problems with the expected side (analytic vs autodiff, examples); [] when sound."""
+        return []
+
+    # -- results ------------------------------------------------------------------------
+    def result(self, status: str, message: str = "", fraction: float | None = None, **details: Any) -> CheckResult:
+        points = float(self.spec.points or 0.0)
+        if self.spec.warning:
+            if status in ("failed", "error", "timeout"):
+                status = "warning"
+            points = 0.0
+        if fraction is None:
+            fraction = 1.0 if status in ("passed", "inconclusive") else 0.0
+        return CheckResult(
+            name=self.name(),
+            status=status,
+            score=points * fraction,
+            max_score=points,
+            message=message,
+            hidden=self.spec.hidden,
+            kind=self.kind,
+            details=details,
+        )
+
+
+def _from_toml(value: Any) -> Any:
+    """Inline TOML inputs: lists of numbers become float64 arrays, numbers stay Python numbers."""
+    if isinstance(value, list):
+        arr = np.asarray(value)
+        if arr.dtype.kind in "iuf":
+            return arr.astype(np.float64)
+        return [_from_toml(v) for v in value]
+    return value

@@ -1,0 +1,325 @@
+"""Checks that call the student's entry on inputs and compare with an expected value.
+
+`value`       entry(*args) against `expected(xp, *args)`
+`gradient`    entry(*args) against the gradient of `function` (or `analytic`)
+`jacobian`    entry(*args) against the Jacobian of `function` (or `analytic`)
+`hessian`     entry(*args) against the Hessian of `function` (or `analytic`)
+`derivative`  entry(x) against the `order`-th derivative of `function` (or `analytic`)
+`autodiff`    the backend's `transform` of the student's entry against the same transform of `function`
+
+The expected side runs here, in the trusted parent: analytic solutions with
+xp = numpy, autodiff of `function` with the problem's backend.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from adgrade.backends import get_backend
+from adgrade.checks.base import Check, Request
+from adgrade.compare import Comparison, compare
+from adgrade.diagnose import likely_cause_across_points, matches
+from adgrade.feedback import explain_error, show_args
+from adgrade.results import CheckResult
+from adgrade.runner import protocol
+
+#: what the expected side of each kind is: the transform applied to `function`
+EXPECTED_TRANSFORM = {"gradient": "grad", "jacobian": "jacrev", "hessian": "hessian", "derivative": "derivative"}
+KIND_WORDS = {"gradient": "the gradient", "jacobian": "the Jacobian", "hessian": "the Hessian",
+              "derivative": "the derivative", "value": "the expected value", "autodiff": "the reference"}
+
+
+def to_numpy_tree(backend: Any, value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        out = [to_numpy_tree(backend, v) for v in value]
+        return tuple(out) if isinstance(value, tuple) else out
+    if isinstance(value, dict):
+        return {k: to_numpy_tree(backend, v) for k, v in value.items()}
+    if backend.is_array(value):
+        return backend.to_numpy(value)
+    return value
+
+
+class CallCheck(Check):
+    options: ClassVar[tuple[str, ...]] = ("expected_backend",)
+
+    @classmethod
+    def validate_spec(cls, spec, problem, assignment) -> None:
+        super().validate_spec(spec, problem, assignment)
+        from adgrade.spec import SpecError
+
+        def fail(fld: str, msg: str) -> SpecError:
+            return SpecError(f"{assignment.source}: {spec.where}.{fld}: {msg}")
+
+        if not spec.entry and not spec.wrapper:
+            raise fail("entry", f"a {spec.kind!r} check needs `entry` (the student's name) or `wrapper`")
+        if spec.kind == "value":
+            if not spec.expected and not spec.judge:
+                raise fail("expected", "a value check needs `expected` (or a `judge`)")
+        elif not spec.function and not spec.analytic and not spec.judge:
+            raise fail("function", f"a {spec.kind!r} check needs `function` (to differentiate) or `analytic`")
+        if spec.kind == "autodiff" and not spec.transform:
+            raise fail("transform", "an autodiff check needs `transform` (grad, jacfwd, jacrev, hessian, derivative)")
+        if spec.kind == "derivative" and spec.order < 1:
+            raise fail("order", "must be at least 1")
+
+    # -- identity ---------------------------------------------------------------------
+    @property
+    def subject(self) -> str:
+        if self.spec.entry:
+            return f"`{self.spec.entry}`"
+        return super().subject
+
+    def name(self) -> str:
+        if self.spec.name:
+            return self.spec.name
+        n = len(self.inputs())
+        points = f" at {n} point{'s' if n != 1 else ''}"
+        if self.kind == "autodiff":
+            return f"{self.spec.transform} of {self.subject} matches{points}"
+        return f"{self.subject} matches {KIND_WORDS.get(self.kind, 'the reference')}{points}"
+
+    # -- asking ---------------------------------------------------------------------------
+    def requests(self) -> list[Request]:
+        base: dict[str, Any] = {
+            "backend": self.backend_name,
+            "entry": self.spec.entry,
+            "wrapper": self.wrapper_payload(),
+        }
+        if self.kind == "autodiff":
+            base.update(transform=self.spec.transform, order=self.spec.order,
+                        argnums=list(self.spec.argnums) if isinstance(self.spec.argnums, tuple) else self.spec.argnums)
+        return [
+            Request(f"{self.key}/{i}", "call", {**base, "args": protocol.encode(list(args))}, self.time_limit)
+            for i, args in enumerate(self.inputs())
+        ]
+
+    # -- the expected side ------------------------------------------------------------------
+    def expected_transform(self) -> str | None:
+        if self.kind == "autodiff":
+            return self.spec.transform
+        return EXPECTED_TRANSFORM.get(self.kind)
+
+    def expected_backend(self) -> str:
+        name = self.spec.options.get("expected_backend")
+        if name:
+            return name
+        backend = get_backend(self.backend_name)
+        return self.backend_name if backend.differentiable else "autograd"
+
+    def expected_value(self, args: tuple) -> Any:
+        if self.kind == "value":
+            if not self.spec.expected:
+                return None
+            return self._evaluate(self.spec.expected, args, self.spec.options.get("expected_backend", "numpy"))
+        if self.spec.analytic:
+            return self._evaluate(self.spec.analytic, args, self.spec.options.get("expected_backend", "numpy"))
+        if self.spec.function:
+            return self.autodiff_expected(args, self.expected_backend())
+        return None
+
+    def _evaluate(self, name: str, args: tuple, backend_name: str) -> Any:
+        backend = get_backend(backend_name)
+        out = self.fn(name)(backend.xp, *backend.convert_inputs(args))
+        return to_numpy_tree(backend, out)
+
+    def autodiff_expected(self, args: tuple, backend_name: str) -> Any:
+        """The derivative of `function` by a backend's autodiff (trusted: never the student's process)."""
+        backend = get_backend(backend_name)
+        function = self.fn(self.spec.function)  # type: ignore[arg-type]
+        f = lambda *a: function(backend.xp, *a)  # noqa: E731
+        transform = self.expected_transform()
+        tf = backend.transform(transform, f, self.spec.argnums, self.spec.order)  # type: ignore[arg-type]
+        return to_numpy_tree(backend, tf(*backend.convert_inputs(args)))
+
+    def prepare(self) -> None:
+        """Compute every expected value now (the engine overlaps this with the student's run)."""
+        if getattr(self, "_expected", None) is None:
+            self._expected = [self.expected_value(args) for args in self.inputs()]
+
+    # -- judging ------------------------------------------------------------------------------
+    def judge(self, answers: list) -> CheckResult:
+        inputs = self.inputs()
+        self.prepare()
+        problem = self.process_failure(answers)
+        if problem is not None:
+            return problem
+        forbidden = self.forbidden_calls(answers)
+        if forbidden:
+            return self.result("failed", forbidden)
+        failures: list[tuple[tuple, Any, Any, Comparison | str]] = []
+        actuals, expecteds = [], []
+        for args, answer, expected in zip(inputs, answers, self._expected):
+            verdict = self.compare_one(answer.value, expected, args)
+            if verdict is not None:
+                failures.append((args, answer.value, expected, verdict))
+            actuals.append(answer.value)
+            expecteds.append(expected)
+        if not failures:
+            return self.result("passed", details_seconds(answers))
+        return self.result("failed", self.failure_message(failures, actuals, expecteds, inputs),
+                           **self.failure_details(failures))
+
+    def process_failure(self, answers: list) -> CheckResult | None:
+        """Missing entry, exception, timeout, crash: a result before any comparison."""
+        for args, answer in zip(self.inputs(), answers):
+            if answer.status == "ok":
+                continue
+            if answer.status == "missing":
+                name = (answer.error or {}).get("message") or self.spec.entry or "an entry"
+                if self.spec.optional:
+                    return self.result("skipped", f"`{name}` is not defined; nothing to check")
+                return self.result("error", f"`{name}` is not defined when the cells of {self.problem.id} end. "
+                                            f"Define it with exactly this name in the {self.problem.id} cell(s).")
+            if answer.status in ("timeout",):
+                return self.result("timeout", f"{self.subject} on {show_args(args)}: {answer.message}")
+            if answer.status == "error":
+                return self.result("error", f"{self.subject} raised an error on {show_args(args)}: "
+                                   + explain_error(answer.error))
+            return self.result("error", f"{self.subject} on {show_args(args)}: {answer.message}")
+        return None
+
+    def forbidden_calls(self, answers: list) -> str:
+        calls = sorted({c for a in answers for c in a.autodiff_calls})
+        if not calls:
+            return ""
+        if self.spec.manual:
+            return (f"{self.subject} must compute the derivative by hand, but it calls {', '.join(calls)} "
+                    f"(automatic differentiation) while it runs. Write out the derivative yourself.")
+        banned = [c for c in calls if c in self.spec.forbid or any(c.endswith("." + f) for f in self.spec.forbid)]
+        if banned:
+            return (f"{self.subject} calls {', '.join(banned)}, which this question does not allow "
+                    f"(not allowed: {', '.join(self.spec.forbid)}).")
+        return ""
+
+    def compare_one(self, actual: Any, expected: Any, args: tuple) -> Comparison | str | None:
+        if self.spec.judge:
+            verdict = self.fn(self.spec.judge)(actual, expected, args)
+            return verdict or None
+        cmp = compare(actual, expected, rtol=self.spec.rtol, atol=self.spec.atol,
+                      require_float64=self.spec.dtype == "float64", dims=dims_of(args),
+                      name=self.subject)
+        return None if cmp.ok else cmp
+
+    def failure_message(self, failures, actuals, expecteds, inputs) -> str:
+        args, actual, expected, verdict = failures[0]
+        n, k = len(inputs), len(failures)
+        if isinstance(verdict, str):
+            return verdict if n == 1 else f"{verdict} (at {show_args(args)}; wrong at {k} of {n} inputs)"
+        where = "at every point" if k == n and n > 1 else (f"at {k} of {n} points" if n > 1 else "")
+        head = f"{self.subject} is wrong" + (f" {where}" if where else "") + "."
+        lines = [head, f"At {show_args(args)}: {verdict.message}"]
+        mistake = self.known_mistake(failures)
+        if mistake:
+            lines.append(f"Likely cause: {mistake}")
+        elif verdict.kind == "value" and n > 1:
+            across = likely_cause_across_points(actuals, expecteds, [a for a in inputs])
+            # only when it adds something the single point could not show (e.g. a factor that varies)
+            if across and (not verdict.cause or "point to point" in across):
+                lines.append(f"Across the points: {across}")
+        return "\n".join(lines)
+
+    def known_mistake(self, failures) -> str:
+        for mistake in self.spec.mistakes:
+            fn = self.fn(mistake.function)
+            try:
+                if all(matches(actual, to_numpy_tree(get_backend("numpy"), fn(np, *args)))
+                       for args, actual, _, _ in failures):
+                    return mistake.message
+            except Exception:
+                continue  # a mistake function that does not apply to this answer's shape
+        return ""
+
+    def failure_details(self, failures) -> dict[str, Any]:
+        _, _, _, verdict = failures[0]
+        if isinstance(verdict, str):
+            return {}
+        details: dict[str, Any] = {"leaf": verdict.path, "failure": verdict.kind}
+        if verdict.worst:
+            details.update({k: _plain(v) for k, v in verdict.worst.items()})
+        if verdict.actual is not None and verdict.expected is not None:
+            details["_actual"] = verdict.actual
+            details["_expected"] = verdict.expected
+        return details
+
+    # -- adgrade validate ---------------------------------------------------------------------
+    def validate(self) -> list[str]:
+        problems: list[str] = []
+        label = f"{self.problem.id} / {self.name()}"
+        if self.kind != "value" and self.spec.function and self.spec.analytic:
+            for backend_name in self.spec.backends_validate:
+                for args in self.inputs():
+                    try:
+                        auto = self.autodiff_expected(args, backend_name)
+                        analytic = self._evaluate(self.spec.analytic, args, "numpy")
+                    except Exception as exc:
+                        problems.append(f"{label}: differentiating `{self.spec.function}` with {backend_name} "
+                                        f"at {show_args(args)} raised {type(exc).__name__}: {exc}")
+                        break
+                    cmp = compare(analytic, auto, rtol=1e-6, atol=1e-8, name=f"analytic `{self.spec.analytic}`")
+                    if not cmp.ok:
+                        problems.append(f"{label}: analytic `{self.spec.analytic}` disagrees with {backend_name} "
+                                        f"autodiff of `{self.spec.function}` at {show_args(args)}: {cmp.message}")
+                        break
+        for example in self.spec.examples:
+            args = tuple(np.float64(a) if isinstance(a, (int, float)) else np.asarray(a, dtype=float)
+                         for a in example["args"])
+            try:
+                got = self.expected_value(args)
+            except Exception as exc:
+                problems.append(f"{label}: the expected side raised {type(exc).__name__} on example "
+                                f"{example['args']}: {exc}")
+                continue
+            want = example["value"]
+            cmp = compare(got, np.asarray(want, dtype=float) if not isinstance(want, (int, float)) else float(want),
+                          rtol=1e-7, atol=1e-8, name="expected value")
+            if not cmp.ok:
+                problems.append(f"{label}: example {example['args']} should give {want}: {cmp.message}")
+        return problems
+
+
+def dims_of(args: tuple) -> dict[str, int]:
+    """Sizes a constant factor may be named after: N = the length of the first array argument."""
+    for arg in args:
+        if isinstance(arg, np.ndarray) and arg.ndim >= 1 and arg.shape[0] > 1:
+            return {"N": int(arg.shape[0])}
+    return {}
+
+
+def details_seconds(answers: list) -> dict[str, Any]:
+    seconds = [a.seconds for a in answers if a.seconds]
+    return {"median_seconds": float(np.median(seconds))} if seconds else {}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class ValueCheck(CallCheck):
+    kind = "value"
+
+
+class GradientCheck(CallCheck):
+    kind = "gradient"
+
+
+class JacobianCheck(CallCheck):
+    kind = "jacobian"
+
+
+class HessianCheck(CallCheck):
+    kind = "hessian"
+
+
+class DerivativeCheck(CallCheck):
+    kind = "derivative"
+
+
+class AutodiffCheck(CallCheck):
+    kind = "autodiff"

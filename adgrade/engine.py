@@ -1,0 +1,282 @@
+"""The engine: one grading of one submission, used the same way by `check`, `grade`, CI and the tests.
+
+plan (problems x checks x seeded inputs) -> run the submission's cells in a
+child process, asking each question's requests at the end of its cells ->
+judge in this process -> a `Report` (data; the CLI renders it).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from adgrade.cells import Cell, QuestionMatcher, SubmissionError, assign_questions, question_ends, read_submission
+from adgrade.checks import Check, get_check_class
+from adgrade.feedback import explain_error
+from adgrade.results import CheckResult, ProblemResult, Report
+from adgrade.runner.limits import Limits
+from adgrade.runner.parent import Answer, Job, Launcher, ProcessRunner, RunOutcome
+from adgrade.spec import AssignmentSpec, ProblemSpec
+
+
+@dataclass
+class GradeOptions:
+    only: list[str] | None = None  # problem ids
+    include_hidden: bool = True
+    time_limit: float | None = None  # overrides every question's limit
+    memory_limit_mb: int | None = None
+    launcher_factory: object = None  # callable(Limits) -> Launcher; default a plain rlimited process
+
+
+@dataclass
+class Plan:
+    problems: list[tuple[ProblemSpec, list[Check]]] = field(default_factory=list)
+    hidden_not_run: int = 0
+
+
+def plan(assignment: AssignmentSpec, options: GradeOptions) -> Plan:
+    out = Plan()
+    wanted = set(options.only or ())
+    unknown = wanted - {p.id for p in assignment.problems}
+    if unknown:
+        raise ValueError(f"no problem {', '.join(sorted(unknown))} in {assignment.name} "
+                         f"(problems: {', '.join(p.id for p in assignment.problems)})")
+    for problem in assignment.problems:
+        if wanted and problem.id not in wanted:
+            continue
+        checks = []
+        for i, spec in enumerate(problem.checks):
+            if spec.hidden and not options.include_hidden:
+                out.hidden_not_run += 1
+                continue
+            checks.append(get_check_class(spec.kind)(spec, problem, assignment, i))
+        out.problems.append((problem, checks))
+    return out
+
+
+def matchers_for(assignment: AssignmentSpec) -> list[QuestionMatcher]:
+    return [QuestionMatcher(p.id, p.cells.markers, p.cells.comments, p.cells.headings, p.cells.tags)
+            for p in assignment.problems]
+
+
+def grade_submission(path: str | Path, assignment: AssignmentSpec, options: GradeOptions | None = None) -> Report:
+    options = options or GradeOptions()
+    started = time.monotonic()
+    the_plan = plan(assignment, options)
+    report = Report(assignment=assignment.name, submission=str(path), hidden_not_run=the_plan.hidden_not_run)
+    try:
+        cells = read_submission(path)
+    except SubmissionError as exc:
+        return _ungradable(report, the_plan, str(exc), started)
+
+    job, notes, unmarked = build_job(path, cells, assignment, the_plan, options)
+    report.notes.extend(notes)
+    limits = Limits(memory_mb=options.memory_limit_mb or assignment.memory_limit_mb)
+    launcher = options.launcher_factory(limits) if options.launcher_factory else Launcher(limits)  # type: ignore[operator]
+    runner = ProcessRunner(launcher, limits)
+
+    # The child runs while this thread prepares the expected side (importing frameworks overlaps).
+    holder: dict[str, RunOutcome] = {}
+    thread = threading.Thread(target=lambda: holder.setdefault("outcome", runner.run(job)), daemon=True)
+    thread.start()
+    prepare_errors = _prepare_expected(the_plan)
+    thread.join()
+    outcome = holder.get("outcome") or RunOutcome(fatal="the grader's runner stopped unexpectedly")
+
+    report.output = outcome.output
+    if outcome.output_bytes > 64 * 1024:
+        report.notes.append(f"your code printed {outcome.output_bytes / 1024:.0f} KB; only the start and end are kept")
+    setup_failures = _cell_failures(cells, job, outcome, question=None)
+    report.notes.extend(setup_failures)
+    for problem, checks in the_plan.problems:
+        result = ProblemResult(problem.id, problem.title, problem.bonus, problem.points)
+        cell_notes = _cell_failures(cells, job, outcome, question=problem.id)
+        result.notes.extend(cell_notes)
+        if problem.id in unmarked:
+            result.notes.append(unmarked[problem.id])
+        for check in checks:
+            answers = [outcome.answers.get(r.id) or Answer(r.id, "not_run", message="not run")
+                       for r in check.requests()]
+            result.checks.append(_judge(check, answers, outcome, prepare_errors.get(check.key)))
+        if cell_notes:
+            for c in result.checks:
+                if c.status in ("failed", "error", "timeout"):
+                    c.message += "\nNote: " + " ".join(cell_notes)
+        report.problems.append(result)
+    if outcome.fatal:
+        report.notes.append(outcome.fatal)
+    report.duration_s = time.monotonic() - started
+    return report
+
+
+def _ungradable(report: Report, the_plan: Plan, message: str, started: float) -> Report:
+    report.error = message
+    for problem, checks in the_plan.problems:
+        result = ProblemResult(problem.id, problem.title, problem.bonus, problem.points)
+        for check in checks:
+            result.checks.append(check.result("error", message))
+        report.problems.append(result)
+    report.duration_s = time.monotonic() - started
+    return report
+
+
+def build_job(path: str | Path, cells: list[Cell], assignment: AssignmentSpec, the_plan: Plan,
+              options: GradeOptions) -> tuple[Job, list[str], dict[str, str]]:
+    notes: list[str] = []
+    for cell in cells:
+        notes.extend(f"{cell.label}: {n}" for n in cell.notes)
+    owner = assign_questions(cells, matchers_for(assignment))
+    planned = [p.id for p, _ in the_plan.problems]
+    ends = question_ends(cells, owner, [p.id for p in assignment.problems])
+    code_cells = [c for c in cells if c.kind == "code"]
+    unmarked: dict[str, str] = {}
+    if code_cells and all(ends.get(q) is None for q in planned) and len(code_cells) >= 1:
+        if any(p.cells.markers or p.cells.comments or p.cells.headings or p.cells.tags for p, _ in the_plan.problems):
+            notes.append("no question markers were found (`# %% q1a`, `# Q1a.` or the headings); every question "
+                         "is graded with the definitions at the end of the file")
+    else:
+        for q in planned:
+            if ends.get(q) is None:
+                unmarked[q] = (f"no cell was found for {q}; it was graded with the definitions at the end of "
+                               f"the file (mark its cell with `# %% {q}` or a `# {q}` first comment line)")
+    name = Path(path).name
+    is_notebook = Path(path).suffix == ".ipynb"
+    job_cells = [
+        {"index": c.index, "source": c.source, "first_line": c.first_line, "label": c.label,
+         "filename": f"{name} {c.label}" if is_notebook else name}
+        for c in code_cells
+    ]
+    limit_of = {p.id: (options.time_limit or p.time_limit) for p in assignment.problems}
+    schedule: list[tuple[str, object]] = []
+    ending_at: dict[int | None, list[str]] = {}
+    for q in planned:
+        ending_at.setdefault(ends.get(q), []).append(q)
+    for c in code_cells:
+        schedule.append(("cell", c.index))
+        for q in ending_at.get(c.index, []):
+            schedule.append(("question", q))
+    for q in ending_at.get(None, []):
+        schedule.append(("question", q))
+    requests: dict[str, list[dict]] = {}
+    request_limits: dict[str, float] = {}
+    for problem, checks in the_plan.problems:
+        reqs = requests.setdefault(problem.id, [])
+        for check in checks:
+            for r in check.requests():
+                reqs.append(r.to_plain())
+                request_limits[r.id] = options.time_limit or r.time_limit or limit_of[problem.id]
+    cell_limits = {c.index: (limit_of[owner[c.index]] if owner.get(c.index) else assignment.setup_time_limit)
+                   for c in code_cells}
+    backends = []
+    for problem, checks in the_plan.problems:
+        for check in checks:
+            if check.backend_name not in backends:
+                backends.append(check.backend_name)
+    job = Job(
+        submission=name,
+        cells=job_cells,
+        schedule=schedule,
+        requests=requests,
+        backends=backends,
+        cell_time_limit=cell_limits,
+        request_time_limit=request_limits,
+        setup_time_limit=max(assignment.setup_time_limit, 30.0),
+        cell_question={c.index: owner.get(c.index) for c in code_cells},
+    )
+    return job, notes, unmarked
+
+
+def _prepare_expected(the_plan: Plan) -> dict[str, str]:
+    errors = {}
+    for _, checks in the_plan.problems:
+        for check in checks:
+            prepare = getattr(check, "prepare", None)
+            if prepare is None:
+                continue
+            try:
+                prepare()
+            except Exception as exc:
+                errors[check.key] = f"{type(exc).__name__}: {exc}"
+    return errors
+
+
+def _judge(check: Check, answers: list[Answer], outcome: RunOutcome, prepare_error: str | None) -> CheckResult:
+    if prepare_error:
+        return check.result("error", "the problem set's expected side failed (a bug in the problem set, not "
+                                     f"in your work; tell your instructor): {prepare_error}")
+    if outcome.fatal and all(a.status == "not_run" for a in answers):
+        return check.result("error", outcome.fatal)
+    try:
+        return check.judge(answers)
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        return check.result("error", f"the grader failed while judging this check ({type(exc).__name__}: {exc}); "
+                                     "this is a grader bug, please report it")
+
+
+def _cell_failures(cells: list[Cell], job: Job, outcome: RunOutcome, question: str | None) -> list[str]:
+    by_index = {c.index: c for c in cells}
+    out = []
+    for index, cell_outcome in sorted(outcome.cells.items()):
+        if cell_outcome.status == "ok" or job.cell_question.get(index) != question:
+            continue
+        cell = by_index.get(index)
+        label = cell.label if cell else f"cell {index}"
+        if cell_outcome.status == "error":
+            out.append(f"your code at {label} did not run to the end: {explain_error(cell_outcome.error)}")
+        else:
+            out.append(f"your code at {label} was stopped: {cell_outcome.message}")
+    return out
+
+
+# -- which assignment is this? ---------------------------------------------------------------
+
+def defined_names(path: str | Path) -> set[str]:
+    """Top-level names a submission defines, read without running it."""
+    names: set[str] = set()
+    try:
+        cells = read_submission(path)
+    except SubmissionError:
+        return names
+    for cell in cells:
+        if cell.kind != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    for sub in ast.walk(target):
+                        if isinstance(sub, ast.Name):
+                            names.add(sub.id)
+    return names
+
+
+def guess_assignment(path: str | Path, candidates: Iterable[AssignmentSpec]) -> tuple[AssignmentSpec | None, str]:
+    """The one assignment whose entry names the submission defines best, or None and why."""
+    names = defined_names(path)
+    scored = []
+    for spec in candidates:
+        entries = {e for p in spec.problems for e in p.entries}
+        if entries:
+            scored.append((len(entries & names) / len(entries), spec))
+    if not scored:
+        return None, "no assignment declares entry names"
+    best = max(s for s, _ in scored)
+    top = [spec for s, spec in scored if s == best]
+    if best < 0.5:
+        return None, f"it defines too few of any assignment's entry names (best match {best:.0%})"
+    if len(top) > 1:
+        return None, f"it matches several assignments equally: {', '.join(s.name for s in top)}"
+    return top[0], f"it defines {best:.0%} of {top[0].name}'s entry names"

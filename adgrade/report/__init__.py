@@ -1,0 +1,21 @@
+"""Renderers: one result model, several formats. Each takes a Report and returns text."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from adgrade.results import Report
+
+FORMATS: dict[str, str] = {
+    "text": "adgrade.report.terminal:render_text",
+    "json": "adgrade.report.json_report:render_json",
+}
+
+
+def renderer(fmt: str) -> Callable[[Report], str]:
+    import importlib
+
+    if fmt not in FORMATS:
+        raise KeyError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    module, _, attr = FORMATS[fmt].partition(":")
+    return getattr(importlib.import_module(module), attr)

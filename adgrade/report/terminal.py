@@ -1,0 +1,74 @@
+"""Rich terminal output: a table of problems, each failing check with its message, the total."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from adgrade.results import Report
+
+STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "red", "skipped": "dim",
+         "inconclusive": "yellow", "warning": "yellow"}
+MARK = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⏱", "skipped": "-", "inconclusive": "?",
+        "warning": "⚠"}
+
+
+def build(report: Report, verbose: bool = False) -> Group:
+    parts = []
+    title = f"[bold]{escape(report.assignment)}[/] — {escape(report.submission)}"
+    if report.error:
+        parts.append(Panel(escape(report.error), title="could not grade this submission", border_style="red"))
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column("problem")
+    table.add_column("title")
+    table.add_column("score", justify="right")
+    table.add_column("status")
+    for p in report.problems:
+        bonus = " (bonus)" if p.bonus else ""
+        points = f"{p.score:g} / {p.max_score:g}" if not p.bonus else f"{p.score:g} bonus"
+        style = STYLE.get(p.status, "")
+        table.add_row(p.id, escape(p.title) + bonus, points, f"[{style}]{p.status}[/]")
+    parts.append(table)
+    for p in report.problems:
+        shown = [c for c in p.checks if verbose or c.status not in ("passed", "skipped")]
+        if not shown and not p.notes:
+            continue
+        lines = Text()
+        for c in shown:
+            style = STYLE.get(c.status, "")
+            lines.append(f"{MARK.get(c.status, '?')} {c.name}", style=f"bold {style}")
+            lines.append(f"  [{c.status}, {c.score:g}/{c.max_score:g}]\n", style="dim")
+            if c.message:
+                for line in c.message.splitlines():
+                    lines.append(f"    {line}\n")
+            seconds = c.details.get("median_seconds")
+            if verbose and seconds:
+                lines.append(f"    took {seconds * 1e3:.2f} ms (median)\n", style="dim")
+        for note in p.notes:
+            if not any(note in c.message for c in shown):
+                lines.append(f"  note: {note}\n", style="yellow")
+        parts.append(Panel(lines, title=f"{p.id}: {escape(p.title)}", title_align="left",
+                           border_style=STYLE.get(p.status, "")))
+    for note in report.notes:
+        parts.append(Text(f"note: {note}", style="yellow"))
+    if report.hidden_not_run:
+        parts.append(Text(f"{report.hidden_not_run} hidden check(s) were not run here; your final score may differ.",
+                          style="bold yellow"))
+    total_style = STYLE.get(report.status, "")
+    parts.append(Text.from_markup(
+        f"[bold]Total: {report.score:g} / {report.max_score:g}[/]  [{total_style}]{report.status}[/]"
+        f"  [dim]({report.duration_s:.1f} s)[/]"))
+    return Group(*parts)
+
+
+def render_text(report: Report, verbose: bool = False, width: int | None = None, color: bool = False) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width or 100, force_terminal=color, color_system="auto" if color else None,
+                      highlight=False)
+    console.print(build(report, verbose))
+    return buffer.getvalue()

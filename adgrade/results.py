@@ -1,0 +1,145 @@
+"""The result model: what the engine returns and every renderer reads.
+
+Plain dataclasses; `to_dict()` gives the JSON report contract
+(shared/report-contract.md). Fields beyond the contract are additions, never
+renames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from adgrade import __version__
+
+CHECK_STATUSES = ("passed", "failed", "error", "timeout", "skipped", "inconclusive", "warning")
+#: statuses that make a problem fail
+FAILING = ("failed", "error", "timeout")
+
+
+@dataclass
+class CheckResult:
+    name: str
+    status: str
+    score: float
+    max_score: float
+    message: str = ""
+    hidden: bool = False
+    kind: str = ""
+    #: extra data for rich renderers (worst element, arrays for heat maps, timings); not in the contract
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "name": self.name,
+            "status": self.status,
+            "score": round(self.score, 6),
+            "max_score": round(self.max_score, 6),
+            "message": self.message,
+            "hidden": self.hidden,
+            "kind": self.kind,
+        }
+        plain = _plain_details(self.details)
+        if plain:
+            out["details"] = plain
+        return out
+
+
+@dataclass
+class ProblemResult:
+    id: str
+    title: str
+    bonus: bool
+    max_score: float
+    checks: list[CheckResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(c.score for c in self.checks)
+
+    @property
+    def status(self) -> str:
+        if any(c.status in FAILING for c in self.checks):
+            return "failed"
+        return "passed" if self.score >= self.max_score - 1e-9 else "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "bonus": self.bonus,
+            "title": self.title,
+            "score": round(self.score, 6),
+            "max_score": round(self.max_score, 6),
+            "status": self.status,
+            "checks": [c.to_dict() for c in self.checks],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass
+class Report:
+    assignment: str
+    submission: str
+    problems: list[ProblemResult] = field(default_factory=list)
+    #: set when the submission could not be graded at all
+    error: str = ""
+    notes: list[str] = field(default_factory=list)
+    output: str = ""  # the submission's own printed output (capped)
+    duration_s: float = 0.0
+    hidden_not_run: int = 0
+
+    @property
+    def score(self) -> float:
+        return sum(p.score for p in self.problems)
+
+    @property
+    def max_score(self) -> float:
+        return sum(p.max_score for p in self.problems if not p.bonus)
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return "error"
+        return "passed" if all(p.status == "passed" for p in self.problems if not p.bonus) else "failed"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.status == "passed" else 1
+
+    def checks(self):
+        for problem in self.problems:
+            for check in problem.checks:
+                yield problem, check
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "adgrade": __version__,
+            "assignment": self.assignment,
+            "submission": self.submission,
+            "score": round(self.score, 6),
+            "max_score": round(self.max_score, 6),
+            "status": self.status,
+            "problems": [p.to_dict() for p in self.problems],
+            "message": self.error,
+            "notes": list(self.notes),
+            "duration_s": round(self.duration_s, 3),
+        }
+        if self.hidden_not_run:
+            out["hidden_not_run"] = self.hidden_not_run
+        return out
+
+
+def _plain_details(details: dict[str, Any]) -> dict[str, Any]:
+    """Only JSON-able scalars/lists of details go into the report (arrays stay for HTML)."""
+    out = {}
+    for key, value in details.items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            out[key] = value
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float, bool)) for v in value):
+            out[key] = list(value)
+        elif isinstance(value, dict) and all(isinstance(v, (str, int, float, bool, type(None))) for v in value.values()):
+            out[key] = dict(value)
+    return out

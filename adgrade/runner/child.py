@@ -1,0 +1,228 @@
+"""The submission's side: runs in its own (untrusted) process.
+
+It executes the student's cells in order and, when a question's last cell has
+run, answers that question's requests (call an entry on inputs, possibly
+differentiated by the backend) with plain data. It never sees expected values
+and decides nothing: the parent judges.
+
+Started as `python -I -m adgrade.runner.child READ_FD WRITE_FD` (or by a fork
+server calling `serve`). Protocol: one setup frame in, a stream of event
+frames out (see protocol.py).
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import os
+import sys
+import textwrap
+import time
+import traceback
+from typing import Any, Callable
+
+from adgrade.runner import protocol
+
+#: autodiff calls the student's code made while a request was being answered
+_recorded: list[str] = []
+_recording = False
+
+
+def _record(name: str) -> None:
+    if _recording and len(_recorded) < 100:
+        _recorded.append(name)
+
+
+class StudentNamespace:
+    """`sub` in wrappers: attribute access to what the student defined."""
+
+    def __init__(self, namespace: dict[str, Any]):
+        object.__setattr__(self, "_ns", namespace)
+
+    def __getattr__(self, name: str) -> Any:
+        ns = object.__getattribute__(self, "_ns")
+        if name in ns:
+            return ns[name]
+        raise MissingEntry(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in object.__getattribute__(self, "_ns")
+
+
+class MissingEntry(Exception):
+    """The student did not define a name the check needs."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+class Child:
+    def __init__(self, setup: dict, out_fd: int):
+        self.setup = setup
+        self.out_fd = out_fd
+        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        self.cells = {c["index"]: c for c in setup["cells"]}
+        self.filenames = {self._filename(c) for c in setup["cells"]}
+        self.skip_cells = set(setup.get("skip_cells", ()))
+        self.skip_requests = set(setup.get("skip_requests", ()))
+
+    # -- messages ---------------------------------------------------------------
+    def send(self, message: dict) -> None:
+        protocol.write_frame(self.out_fd, message)
+
+    # -- set-up -------------------------------------------------------------------
+    def prepare(self) -> None:
+        t0 = time.perf_counter()
+        from adgrade.backends import get_backend, install_all_probes
+
+        for name in self.setup.get("backends", ()):
+            get_backend(name).load()
+        install_all_probes(_record)
+        self.send({"event": "ready", "seconds": time.perf_counter() - t0})
+
+    # -- the schedule ---------------------------------------------------------------
+    def run(self) -> None:
+        self.prepare()
+        for step in self.setup["schedule"]:
+            kind, key = step
+            if kind == "cell":
+                if key not in self.skip_cells:
+                    self.run_cell(self.cells[key])
+            else:
+                for request in self.setup["requests"].get(key, ()):
+                    if request["id"] not in self.skip_requests:
+                        self.answer(request)
+        self.send({"event": "finished"})
+
+    def _filename(self, cell: dict) -> str:
+        return cell.get("filename") or f"<cell {cell['index']}>"
+
+    def run_cell(self, cell: dict) -> None:
+        self.send({"event": "cell_start", "index": cell["index"]})
+        error = None
+        try:
+            # leading newlines keep the file's line numbers in tracebacks
+            code = compile("\n" * (cell["first_line"] - 1) + cell["source"], self._filename(cell), "exec")
+        except SyntaxError as exc:
+            error = {"type": type(exc).__name__, "message": exc.msg or str(exc), "line": exc.lineno,
+                     "text": (exc.text or "").rstrip()[:200], "traceback": ""}
+        else:
+            try:
+                exec(code, self.namespace)
+            except BaseException as exc:  # SystemExit and KeyboardInterrupt are the student's too
+                error = self.describe_error(exc)
+        self.send({"event": "cell_end", "index": cell["index"], "error": error})
+
+    # -- requests ------------------------------------------------------------------
+    def answer(self, request: dict) -> None:
+        global _recording
+        self.send({"event": "request_start", "id": request["id"]})
+        probe = resolve_probe(request.get("probe", "call"))
+        _recorded.clear()
+        started = time.perf_counter()
+        reply: dict[str, Any] = {"event": "answer", "id": request["id"]}
+        try:
+            _recording = True
+            try:
+                value = probe(self, **request.get("params", {}))
+            finally:
+                _recording = False
+            reply.update(ok=True, value=protocol.encode(value))
+        except MissingEntry as exc:
+            reply.update(ok=False, error={"type": "MissingEntry", "message": exc.name, "traceback": ""})
+        except BaseException as exc:
+            reply.update(ok=False, error=self.describe_error(exc))
+        reply["seconds"] = time.perf_counter() - started
+        reply["autodiff_calls"] = sorted(set(_recorded))
+        self.send(reply)
+
+    def describe_error(self, exc: BaseException) -> dict:
+        """The exception in the student's terms: type, message, the student's line, their frames."""
+        frames = traceback.extract_tb(exc.__traceback__)
+        student = [f for f in frames if f.filename in self.filenames]
+        line = student[-1].lineno if student else None
+        where = student[-1].filename if student else None
+        try:
+            message = str(exc)
+        except Exception:
+            message = "(the exception's message could not be read)"
+        if isinstance(exc, SystemExit):
+            message = f"exit code {exc.code!r}"
+        lines = traceback.format_list(student[-6:])
+        last = frames[-1] if frames else None
+        if last is not None and (not student or last is not student[-1]):
+            lines.append(f"  ... raised inside {os.path.basename(last.filename)}, line {last.lineno}, in {last.name}\n")
+        return {"type": type(exc).__name__, "message": message[:2000], "line": line, "cell": where,
+                "traceback": "".join(lines)[-4000:]}
+
+    # -- helpers for probes --------------------------------------------------------------
+    def target(self, entry: str | None, wrapper: dict | None, backend: Any) -> Callable:
+        if wrapper is not None:
+            fn = load_wrapper(wrapper, backend)
+            sub = StudentNamespace(self.namespace)
+            return lambda *args: fn(backend.xp, sub, *args)
+        if entry is None:
+            raise ValueError("a request needs an entry or a wrapper")
+        if entry not in self.namespace:
+            raise MissingEntry(entry)
+        return self.namespace[entry]
+
+
+def load_wrapper(wrapper: dict, backend: Any) -> Callable:
+    """Define a problem-set function from its source alone (never the whole functions.py)."""
+    namespace: dict[str, Any] = {"__builtins__": builtins, "ad": backend, "__name__": "adgrade_wrapper"}
+    exec(compile(textwrap.dedent(wrapper["source"]), f"<adgrade {wrapper['name']}>", "exec"), namespace)
+    return namespace[wrapper["name"]]
+
+
+# -- probes: what a request can ask --------------------------------------------------
+
+def probe_call(child: Child, *, backend: str, args: Any, entry: str | None = None, wrapper: dict | None = None,
+               transform: str | None = None, argnums: int | list = 0, order: int = 1, kwargs: Any = None) -> Any:
+    """Call the student's entry (or a wrapper around their entries) on converted inputs."""
+    from adgrade.backends import get_backend
+
+    be = get_backend(backend)
+    fn = child.target(entry, wrapper, be)
+    if transform:
+        fn = be.transform(transform, fn, tuple(argnums) if isinstance(argnums, list) else argnums, order)
+    call_args = be.convert_inputs(protocol.decode(args))
+    call_kwargs = be.convert_inputs(protocol.decode(kwargs)) if kwargs else {}
+    return be.block(fn(*call_args, **call_kwargs))
+
+
+def probe_defined(child: Child, *, names: list[str]) -> Any:
+    """Which of these names the student has defined (for optional checks and starters)."""
+    return [name in child.namespace for name in names]
+
+
+PROBES: dict[str, Callable] = {"call": probe_call, "defined": probe_defined}
+
+
+def resolve_probe(name: str) -> Callable:
+    if name in PROBES:
+        return PROBES[name]
+    module, _, attr = name.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+# -- entry point ------------------------------------------------------------------------
+
+def serve(in_fd: int, out_fd: int) -> None:
+    setup = protocol.read_frame_blocking(in_fd)
+    os.close(in_fd)
+    Child(setup, out_fd).run()
+
+
+def main(argv: list[str]) -> int:
+    in_fd, out_fd = int(argv[0]), int(argv[1])
+    serve(in_fd, out_fd)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown: student threads or atexit hooks must not hold the report hostage.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

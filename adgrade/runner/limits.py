@@ -1,0 +1,60 @@
+"""Resource limits and the environment of the submission's process."""
+
+from __future__ import annotations
+
+import os
+import resource
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 4096  # address space; JAX and torch start well inside 2 GB
+    cpu_seconds: int = 600  # whole process, all questions together
+    file_size_mb: int = 64
+    processes: int = 256  # only enforced for non-root users (Linux ignores RLIMIT_NPROC for root)
+    open_files: int = 256
+    threads: int = 1  # BLAS / OpenMP / XLA threads: results and timings reproducible, batches parallel
+
+
+def set_child_limits(limits: Limits) -> None:
+    """Runs in the child between fork and exec: rlimits only, nothing that allocates much."""
+    def cap(which: int, value: int) -> None:
+        soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value if hard == resource.RLIM_INFINITY else hard))
+
+    cap(resource.RLIMIT_AS, limits.memory_mb * 2**20)
+    cap(resource.RLIMIT_CPU, limits.cpu_seconds)
+    cap(resource.RLIMIT_FSIZE, limits.file_size_mb * 2**20)
+    cap(resource.RLIMIT_NOFILE, limits.open_files)
+    cap(resource.RLIMIT_CORE, 0)
+    if os.geteuid() != 0:
+        cap(resource.RLIMIT_NPROC, limits.processes)
+
+
+def child_environment(scratch: Path, threads: int = 1) -> dict[str, str]:
+    """A small, predictable environment: nothing of the grader's leaks in."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(scratch),
+        "TMPDIR": str(scratch),
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "MPLBACKEND": "Agg",
+        "JAX_ENABLE_X64": "1",
+        "JAX_PLATFORMS": "cpu",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "OPENBLAS_NUM_THREADS": str(threads),
+        "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    }
+    for key in ("VIRTUAL_ENV", "CONDA_PREFIX", "SYSTEMROOT"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env

@@ -1,0 +1,377 @@
+"""The grader's side of a run: start the submission's process, feed it, watch it.
+
+The parent owns every deadline and every verdict about the process: a cell or
+a call that does not finish in time, a process that exits, is killed by a
+signal or runs out of memory, each becomes the result of the step that was
+running, and the process is started again with that step skipped so that the
+remaining questions are still graded.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adgrade.runner import protocol
+from adgrade.runner.limits import Limits, child_environment, set_child_limits
+
+
+@dataclass
+class CellOutcome:
+    index: int
+    status: str  # ok | error | timeout | crashed | skipped
+    error: dict | None = None
+    message: str = ""
+
+
+@dataclass
+class Answer:
+    id: str
+    status: str  # ok | error | missing | timeout | crashed | not_run
+    value: Any = None
+    error: dict | None = None
+    message: str = ""
+    autodiff_calls: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class Job:
+    """Everything the child needs, in plain data, and the limits the parent enforces."""
+
+    submission: str
+    cells: list[dict]  # code cells: index, source, first_line, label, filename
+    schedule: list[tuple[str, Any]]  # ("cell", index) | ("question", id)
+    requests: dict[str, list[dict]]  # question id -> requests {id, probe, params}
+    backends: list[str]
+    cell_time_limit: dict[int, float]
+    request_time_limit: dict[str, float]
+    setup_time_limit: float = 120.0
+    #: question a cell belongs to (None: setup code)
+    cell_question: dict[int, str | None] = field(default_factory=dict)
+
+
+@dataclass
+class RunOutcome:
+    answers: dict[str, Answer] = field(default_factory=dict)
+    cells: dict[int, CellOutcome] = field(default_factory=dict)
+    fatal: str = ""  # the process could not be started at all
+    output: str = ""
+    output_bytes: int = 0
+    restarts: int = 0
+    seconds: float = 0.0
+    setup_seconds: float = 0.0
+
+
+class OutputCapture(threading.Thread):
+    """Drain the child's stdout/stderr so it can never block; keep the head and the tail."""
+
+    def __init__(self, fd: int, keep: int = 16 * 1024):
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.keep = keep
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def run(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            self.total += len(chunk)
+            if len(self.head) < self.keep:
+                take = self.keep - len(self.head)
+                self.head += chunk[:take]
+                chunk = chunk[take:]
+            if chunk:
+                self.tail += chunk
+                if len(self.tail) > self.keep:
+                    del self.tail[: len(self.tail) - self.keep]
+        os.close(self.fd)
+
+    def text(self) -> str:
+        head = self.head.decode("utf-8", "replace")
+        if self.total <= len(self.head) + len(self.tail):
+            return head + self.tail.decode("utf-8", "replace")
+        skipped = self.total - len(self.head) - len(self.tail)
+        return head + f"\n[... {skipped} bytes of output not shown ...]\n" + self.tail.decode("utf-8", "replace")
+
+
+class Launcher:
+    """Starts one child process for a job. Subclasses add a sandbox or a fork server."""
+
+    name = "process"
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+
+    def command(self, in_fd: int, out_fd: int, scratch: Path) -> list[str]:
+        return [sys.executable, "-I", "-m", "adgrade.runner.child", str(in_fd), str(out_fd)]
+
+    def start(self, scratch: Path) -> tuple[subprocess.Popen, int, int, int]:
+        """Return (process, fd to write the setup to, fd to read frames from, fd of its output)."""
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        out_r, out_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                self.command(to_child_r, from_child_w, scratch),
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=out_w,
+                pass_fds=(to_child_r, from_child_w),
+                cwd=scratch,
+                env=child_environment(scratch),
+                start_new_session=True,  # its own process group: a timeout kills all it started
+                preexec_fn=lambda: set_child_limits(self.limits),
+            )
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+            os.close(out_w)
+        return proc, to_child_w, from_child_r, out_r
+
+
+class ProcessRunner:
+    """Runs a job to the end, restarting the child past every step that hangs or crashes."""
+
+    def __init__(self, launcher: Launcher | None = None, limits: Limits | None = None):
+        self.limits = limits or Limits()
+        self.launcher = launcher or Launcher(self.limits)
+
+    def run(self, job: Job) -> RunOutcome:
+        outcome = RunOutcome()
+        started = time.monotonic()
+        skip_cells: set[int] = set()
+        done: set[str] = set()
+        questions_of = {q: reqs for q, reqs in job.requests.items()}
+        max_restarts = len(job.cell_time_limit) + len(job.request_time_limit) + 2
+        captures = []
+        with tempfile.TemporaryDirectory(prefix="adgrade-scratch-") as scratch:
+            while True:
+                state = _Attempt(self, job, Path(scratch), skip_cells, done, outcome)
+                captures.append(state.capture)
+                finished = state.go()
+                if finished or outcome.fatal:
+                    break
+                outcome.restarts += 1
+                if outcome.restarts > max_restarts:
+                    outcome.fatal = "the submission's process failed too many times; grading stopped"
+                    break
+        for question, reqs in questions_of.items():
+            for request in reqs:
+                if request["id"] not in outcome.answers:
+                    outcome.answers[request["id"]] = Answer(request["id"], "not_run",
+                                                            message="not run: " + (outcome.fatal or "the process stopped"))
+        outcome.output = "".join(c.text() for c in captures if c.total)[-64 * 1024:]
+        outcome.output_bytes = sum(c.total for c in captures)
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+
+class _Attempt:
+    """One life of the child process."""
+
+    def __init__(self, runner: ProcessRunner, job: Job, scratch: Path, skip_cells: set[int], done: set[str],
+                 outcome: RunOutcome):
+        self.runner = runner
+        self.job = job
+        self.skip_cells = skip_cells
+        self.done = done
+        self.outcome = outcome
+        self.proc, self.setup_fd, self.frames_fd, out_fd = runner.launcher.start(scratch)
+        self.capture = OutputCapture(out_fd)
+        self.capture.start()
+        self.reader = protocol.FrameReader()
+        self.phase: tuple[str, Any] = ("setup", None)
+        self.phase_started = time.monotonic()
+        self.deadline = self.phase_started + job.setup_time_limit
+
+    def go(self) -> bool:
+        """True when the child finished its schedule; False when it must be restarted."""
+        try:
+            self._send_setup()
+            return self._watch()
+        finally:
+            self._kill()
+            os.close(self.frames_fd)
+            self.capture.join(timeout=2)
+
+    def _send_setup(self) -> None:
+        setup = {
+            "submission": self.job.submission,
+            "backends": self.job.backends,
+            "cells": self.job.cells,
+            "schedule": [list(s) for s in self.job.schedule],
+            "requests": self.job.requests,
+            "skip_cells": sorted(self.skip_cells),
+            "skip_requests": sorted(self.done),
+        }
+        try:
+            protocol.write_frame(self.setup_fd, setup)
+        except (BrokenPipeError, OSError):
+            pass  # the child died at once; _watch reports how
+        finally:
+            os.close(self.setup_fd)
+
+    def _watch(self) -> bool:
+        while True:
+            timeout = self.deadline - time.monotonic()
+            if timeout <= 0:
+                return self._failed("timeout")
+            ready, _, _ = select.select([self.frames_fd], [], [], min(timeout, 1.0))
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self.frames_fd, 1 << 20)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                return self._failed("crashed")
+            try:
+                frames = self.reader.feed(chunk)
+            except protocol.ProtocolError as exc:
+                return self._failed("crashed", f"sent something the grader cannot read ({exc})")
+            for frame in frames:
+                if self._on_frame(frame):
+                    return True
+
+    def _on_frame(self, frame: dict) -> bool:
+        event = frame.get("event")
+        now = time.monotonic()
+        if event == "ready":
+            self.outcome.setup_seconds = max(self.outcome.setup_seconds, float(frame.get("seconds", 0) or 0))
+            self._phase(("idle", None), now, self.job.setup_time_limit)
+        elif event == "cell_start":
+            index = frame.get("index")
+            self._phase(("cell", index), now, self.job.cell_time_limit.get(index, self.job.setup_time_limit))
+        elif event == "cell_end":
+            index = frame.get("index")
+            error = frame.get("error") if isinstance(frame.get("error"), dict) else None
+            self.outcome.cells[index] = CellOutcome(index, "error" if error else "ok", error)
+            self._phase(("idle", None), now, self.job.setup_time_limit)
+        elif event == "request_start":
+            rid = str(frame.get("id"))
+            self._phase(("request", rid), now, self.job.request_time_limit.get(rid, 10.0))
+        elif event == "answer":
+            self._on_answer(frame)
+            self._phase(("idle", None), now, self.job.setup_time_limit)
+        elif event == "finished":
+            return True
+        return False
+
+    def _on_answer(self, frame: dict) -> None:
+        rid = str(frame.get("id"))
+        if rid not in self.job.request_time_limit or rid in self.outcome.answers:
+            return  # not a request of ours, or answered already: a forged frame changes nothing
+        calls = [str(c)[:80] for c in frame.get("autodiff_calls", [])[:50] if isinstance(c, str)]
+        seconds = float(frame.get("seconds") or 0.0) if isinstance(frame.get("seconds"), (int, float)) else 0.0
+        if frame.get("ok"):
+            try:
+                value = protocol.decode(frame.get("value"))
+            except protocol.ProtocolError as exc:
+                answer = Answer(rid, "error", message=f"returned something the grader cannot read ({exc})")
+            else:
+                answer = Answer(rid, "ok", value=value, autodiff_calls=calls, seconds=seconds)
+        else:
+            error = frame.get("error") if isinstance(frame.get("error"), dict) else {}
+            status = "missing" if error.get("type") == "MissingEntry" else "error"
+            answer = Answer(rid, status, error=error, autodiff_calls=calls, seconds=seconds)
+        self.outcome.answers[rid] = answer
+        self.done.add(rid)
+
+    def _phase(self, phase: tuple[str, Any], now: float, limit: float) -> None:
+        self.phase = phase
+        self.phase_started = now
+        self.deadline = now + limit
+
+    def _failed(self, how: str, detail: str = "") -> bool:
+        """The child hung or died in the current phase: record it there, skip it next time."""
+        self._kill()
+        elapsed = time.monotonic() - self.phase_started
+        kind, key = self.phase
+        why = detail or self._death_reason(how, elapsed)
+        if kind == "setup":
+            self.outcome.fatal = f"the submission's process could not start: {why}"
+            return False
+        if kind == "cell":
+            self.skip_cells.add(key)
+            self.outcome.cells[key] = CellOutcome(key, how, message=why)
+            question = self.job.cell_question.get(key)
+            if question is not None:
+                # its checks would only see half-run definitions: report them with the cell's failure
+                for request in self.job.requests.get(question, ()):
+                    rid = request["id"]
+                    if rid not in self.outcome.answers:
+                        self.outcome.answers[rid] = Answer(rid, how, message=f"not run: {why}")
+                        self.done.add(rid)
+            return False
+        if kind == "request":
+            self.outcome.answers[key] = Answer(key, how, message=why, seconds=elapsed)
+            self.done.add(key)
+            return False
+        # between steps (idle): the process died in grader code or after the student's code ran
+        self.outcome.fatal = f"the submission's process stopped unexpectedly: {why}"
+        return False
+
+    def _death_reason(self, how: str, elapsed: float) -> str:
+        if how == "timeout":
+            return f"did not finish within {elapsed:.0f} s (an infinite loop, or far too slow)"
+        code = self.proc.poll()
+        if code is None:
+            try:
+                code = self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                code = None
+        return describe_exit(code, self.runner.limits)
+
+    def _kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        # anything the student left in its process group goes too
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def describe_exit(code: int | None, limits: Limits) -> str:
+    if code is None:
+        return "the process stopped answering"
+    if code < 0:
+        sig = -code
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        hints = {
+            "SIGSEGV": "a segmentation fault (a crash in native code, e.g. ctypes or a library bug)",
+            "SIGKILL": f"killed (SIGKILL): most often the memory limit of {limits.memory_mb} MB, or it killed itself",
+            "SIGXCPU": f"the CPU-time limit of {limits.cpu_seconds} s",
+            "SIGXFSZ": f"a file larger than {limits.file_size_mb} MB was written",
+            "SIGABRT": "aborted (SIGABRT): a native library gave up, often out of memory",
+        }
+        return f"the process was killed by {name}: " + hints.get(name, "it was killed by a signal")
+    if code == 0:
+        return "the process exited early (exit code 0: os._exit() or exit() outside a cell?)"
+    return f"the process exited early with exit code {code} (os._exit() or a fatal error)"
