@@ -243,9 +243,15 @@ def _describe_expected(expected: Any) -> str:
     return f"an array of shape {_shape(arr.shape)}"
 
 
+def _describe_opaque(opaque: Opaque) -> str:
+    """Like Opaque.describe, with the right article ("an array of dtype object")."""
+    article = "an" if opaque.type_name[:1].lower() in "aeiou" else "a"
+    return f"{article} {opaque.type_name}" + (f" ({opaque.reason})" if opaque.reason else "")
+
+
 def _describe_actual(actual: Any) -> str:
     if isinstance(actual, Opaque):
-        return actual.describe()
+        return _describe_opaque(actual)
     if actual is None:
         return "None (did the function forget to `return` its result?)"
     if isinstance(actual, str):
@@ -292,10 +298,10 @@ def _index(index: tuple[int, ...]) -> str:
     return str(index[0]) if len(index) == 1 else str(index)
 
 
-def _tolerance_text(tol: Tolerance, scale: float) -> str:
+def _tolerance_text(tol: Tolerance, scale: float, single: bool) -> str:
     text = f"tolerance rtol {tol.rtol:g}, atol {tol.atol:g}"
-    if scale > 1:
-        text += f" × {format_number(scale)} (the largest |expected|)"
+    if scale > 1:  # say so, or a student checking the arithmetic finds a different atol
+        text += f" × {format_number(scale)} ({'|expected|' if single else 'the largest |expected|'})"
     return text
 
 
@@ -323,7 +329,7 @@ def _compare_leaf(leaf: _Leaf, ctx: _Context) -> Comparison:
         raise TypeError(f"reference at {path or 'the top'} is not numeric: {type(expected).__name__}")
 
     if isinstance(actual, Opaque):
-        return _fail("opaque", path, f"{where}: got {actual.describe()}, expected {_describe_expected(expected)}."
+        return _fail("opaque", path, f"{where}: got {_describe_opaque(actual)}, expected {_describe_expected(expected)}."
                                      f"{_opaque_hint(actual)}")
     if isinstance(actual, np.ndarray) and actual.dtype.kind == "b":
         return _fail("dtype", path, f"{where} is an array of bools (dtype bool), expected numbers: "
@@ -417,7 +423,7 @@ def _compare_values(path: str, where: str, act: np.ndarray, exp: np.ndarray, ctx
 
     errors = (f"abs error {format_number(abs_err)}, rel error "
               f"{format_number(rel_err) if math.isfinite(rel_err) else 'undefined (expected 0)'}; "
-              f"{_tolerance_text(tol, scale)}")
+              f"{_tolerance_text(tol, scale, a.size == 1)}")
     if a.ndim == 0:
         text = f"{where} is {format_number(aw)} but should be {format_number(ew)} ({errors})."
     elif a.size <= _SMALL:

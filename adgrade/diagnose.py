@@ -274,9 +274,9 @@ def _shape_cause(a: np.ndarray, e: np.ndarray, a_dtype: np.dtype, tol: float, di
     squeezed_e = tuple(n for n in se if n != 1)
     if squeezed_a == squeezed_e:
         text = _unit_axes_text(sa, se)
-        inner = _same_shape_cause(a.reshape(se), e, a_dtype, tol, dims) if a.size else ""
         if _close(a.reshape(se), e, tol):
             return text + "; the values are right, only the shape is wrong"
+        inner = _same_shape_cause(a.reshape(se), e, a_dtype, tol, dims)
         return text + (f"; also, {inner}" if inner else "")
     # (n, 1) combined with (n,) broadcasts to (n, n): n² numbers where n were meant
     if len(squeezed_e) == 1 and squeezed_a == (squeezed_e[0], squeezed_e[0]) and squeezed_e[0] > 1:
@@ -351,7 +351,8 @@ def _precision_cause(a: np.ndarray, e: np.ndarray, dtype: np.dtype) -> str:
                     + FLOAT64_HINT)
         return ""
     # float64 numbers that are all exactly float32 numbers were computed in float32 and converted afterwards
-    if dtype == np.float64 and rel <= 1e-4 and a.size >= 2:
+    # (below 1e-9 the difference is too small to be float32 rounding of these values)
+    if dtype == np.float64 and 1e-9 <= rel <= 1e-4 and a.size >= 2:
         a32 = a.astype(np.float32).astype(np.float64)
         e32 = e.astype(np.float32).astype(np.float64)
         integral = np.all(a == np.round(a))

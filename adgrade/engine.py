@@ -106,7 +106,7 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
             result.checks.append(_judge(check, answers, outcome, prepare_errors.get(check.key)))
         if cell_notes:
             for c in result.checks:
-                if c.status in ("failed", "error", "timeout"):
+                if c.status in ("failed", "error", "timeout") and cell_notes[0] not in c.message:
                     c.message += "\nNote: " + " ".join(cell_notes)
         report.problems.append(result)
     if outcome.fatal:

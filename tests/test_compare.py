@@ -161,6 +161,11 @@ def test_opaque_answer_says_what_was_returned():
     assert "a generator" in result.message and "expected an array of shape (3,)" in result.message
 
 
+def test_opaque_article_is_grammatical():
+    result = compare(Opaque("array of dtype object", "not a numeric dtype"), np.zeros(2))
+    assert "got an array of dtype object (not a numeric dtype)" in result.message
+
+
 def test_opaque_from_the_real_protocol():
     answer = roundtrip((x for x in range(3)))
     assert isinstance(answer, Opaque)
@@ -281,7 +286,7 @@ def test_value_failure_message_has_everything():
     assert w["actual"] == 8.0 and w["expected"] == 4.0
     assert w["abs_err"] == 4.0 and w["rel_err"] == 1.0
     assert w["rtol"] == 1e-7 and w["atol"] == 1e-9
-    for piece in ("(2, 1)", "8", "should be 4", "abs error 4", "rel error 1", "rtol 1e-07", "atol 1e-09",
+    for piece in ("(2, 1)", "8 instead of 4", "should be [[1, 2]", "abs error 4", "rel error 1", "rtol 1e-07", "atol 1e-09",
                   "Likely cause: off by a factor of 2"):
         assert piece in result.message, piece
     assert "array(" not in result.message and "DecodedArray" not in result.message
@@ -296,8 +301,8 @@ def test_small_arrays_are_shown_in_full():
 def test_large_arrays_show_the_worst_element_and_a_count():
     e = np.arange(1.0, 101.0)
     a = e.copy()
-    a[[3, 50]] += [1.0, 7.0]
-    result = compare(a, e)
+    a[[3, 50]] += [1.0, 70.0]
+    result = compare(a, e)  # worst = furthest outside its own allowance: 70/51 beats 1/4
     assert result.worst["index"] == (50,)
     assert "element 50" in result.message and "2 of 100 elements" in result.message
     assert "[1," not in result.message  # not printed in full

@@ -215,7 +215,9 @@ class CallCheck(Check):
         if mistake:
             lines.append(f"Likely cause: {mistake}")
         elif verdict.kind == "value" and n > 1:
-            across = likely_cause_across_points(actuals, expecteds, [a for a in inputs])
+            failed_at = {id(f[0]) for f in failures}
+            across = likely_cause_across_points(actuals, expecteds, list(inputs), dims=dims_of(inputs[0]),
+                                                passed=[id(a) not in failed_at for a in inputs])
             # only when it adds something the single point could not show (e.g. a factor that varies)
             if across and (not verdict.cause or "point to point" in across):
                 lines.append(f"Across the points: {across}")

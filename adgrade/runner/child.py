@@ -217,6 +217,10 @@ def serve(in_fd: int, out_fd: int) -> None:
 
 def main(argv: list[str]) -> int:
     in_fd, out_fd = int(argv[0]), int(argv[1])
+    if "--limits" in argv:
+        from adgrade.runner.limits import Limits, set_child_limits
+
+        set_child_limits(Limits.from_arg(argv[argv.index("--limits") + 1]))
     serve(in_fd, out_fd)
     sys.stdout.flush()
     sys.stderr.flush()

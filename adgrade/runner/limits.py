@@ -17,9 +17,17 @@ class Limits:
     open_files: int = 256
     threads: int = 1  # BLAS / OpenMP / XLA threads: results and timings reproducible, batches parallel
 
+    def to_arg(self) -> str:
+        return ",".join(str(v) for v in (self.memory_mb, self.cpu_seconds, self.file_size_mb, self.processes,
+                                          self.open_files, self.threads))
+
+    @classmethod
+    def from_arg(cls, text: str) -> "Limits":
+        return cls(*(int(v) for v in text.split(",")))
+
 
 def set_child_limits(limits: Limits) -> None:
-    """Runs in the child between fork and exec: rlimits only, nothing that allocates much."""
+    """Applied by the child to itself before any student code runs (and before frameworks load)."""
     def cap(which: int, value: int) -> None:
         soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from adgrade.runner import protocol
-from adgrade.runner.limits import Limits, child_environment, set_child_limits
+from adgrade.runner.limits import Limits, child_environment
 
 
 @dataclass
@@ -119,7 +119,8 @@ class Launcher:
         self.limits = limits
 
     def command(self, in_fd: int, out_fd: int, scratch: Path) -> list[str]:
-        return [sys.executable, "-I", "-m", "adgrade.runner.child", str(in_fd), str(out_fd)]
+        return [sys.executable, "-I", "-m", "adgrade.runner.child", str(in_fd), str(out_fd),
+                "--limits", self.limits.to_arg()]
 
     def start(self, scratch: Path) -> tuple[subprocess.Popen, int, int, int]:
         """Return (process, fd to write the setup to, fd to read frames from, fd of its output)."""
@@ -135,8 +136,9 @@ class Launcher:
                 pass_fds=(to_child_r, from_child_w),
                 cwd=scratch,
                 env=child_environment(scratch),
-                start_new_session=True,  # its own process group: a timeout kills all it started
-                preexec_fn=lambda: set_child_limits(self.limits),
+                # its own process group: a timeout kills all it started. No preexec_fn: the child sets
+                # its own rlimits first thing, so Popen can vfork (a fork of a JAX-threaded parent warns).
+                start_new_session=True,
             )
         finally:
             os.close(to_child_r)
@@ -316,7 +318,8 @@ class _Attempt:
                 for request in self.job.requests.get(question, ()):
                     rid = request["id"]
                     if rid not in self.outcome.answers:
-                        self.outcome.answers[rid] = Answer(rid, how, message=f"not run: {why}")
+                        self.outcome.answers[rid] = Answer(
+                            rid, how, message=f"not run, because the code of {question} was stopped")
                         self.done.add(rid)
             return False
         if kind == "request":

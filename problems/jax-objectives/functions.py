@@ -102,7 +102,8 @@ def _log_softmax(xp, z):
 
 
 def _one_hot(xp, labels, num_classes):
-    return labels[:, None] == xp.arange(num_classes)[None, :]
+    """(N, C) of 0.0 / 1.0 (a float, not a bool: torch cannot subtract bools)."""
+    return (labels[:, None] == xp.arange(num_classes)[None, :]) * 1.0
 
 
 def cross_entropy_t2(xp, y_true, y_pred):
