@@ -42,6 +42,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.abc
+import inspect
 import sys
 import threading
 import types
@@ -90,6 +91,7 @@ class UnknownBackendError(KeyError):
 
 _registry_lock = threading.RLock()
 _registry: dict[str, Any] | None = None  # name -> EntryPoint or "module:attr"
+_classes: dict[str, type] = {}
 _instances: dict[tuple, Backend] = {}
 
 
@@ -117,6 +119,7 @@ def refresh_registry() -> None:
     global _registry
     with _registry_lock:
         _registry = None
+        _classes.clear()
         _instances.clear()
 
 
@@ -141,17 +144,24 @@ def get_backend(name: str, **options: Any) -> Backend:
     Instances are cached per (name, options).  Constructing one is cheap: the
     framework is imported by its `load()` on first use.
     """
-    key = (name, tuple(sorted(options.items())))
     with _registry_lock:
-        backend = _instances.get(key)
-        if backend is not None:
-            return backend
         names = _names()
         if name not in names:
             raise UnknownBackendError(
                 f"unknown backend {name!r}; known backends: {', '.join(sorted(names))}"
             )
-        cls = _load_class(names[name])
+        cls = _classes.get(name)
+        if cls is None:
+            cls = _classes[name] = _load_class(names[name])
+        try:  # `get_backend("jax")` and `get_backend("jax", x64=True)` are one instance
+            bound = inspect.signature(cls).bind(**options)
+            bound.apply_defaults()
+            key = (name, tuple(sorted(bound.arguments.items())))
+        except (TypeError, ValueError):
+            key = (name, tuple(sorted(options.items())))
+        backend = _instances.get(key)
+        if backend is not None:
+            return backend
         backend = cls(**options)
         if not getattr(backend, "name", ""):
             backend.name = name
@@ -331,7 +341,8 @@ class _BackendInstaller:
         self.record = record
 
     def __call__(self, module: types.ModuleType) -> None:
-        self.backend.install_autodiff_probes(self.record)
+        # the recorder in force now (set_recorder may have replaced it since)
+        self.backend.install_autodiff_probes(_state.record or self.record)
 
 
 def uninstall_probes() -> None:

@@ -46,7 +46,9 @@ class AutogradBackend(Backend):
     autodiff_calls = tuple(f"{m}.{a}" for m, a in PROBE_TARGETS)
     differentiable = True
 
-    def __init__(self) -> None:
+    def __init__(self, x64: bool = True) -> None:
+        #: accepted for a uniform `get_backend(name, x64=...)`; NumPy is always float64 here
+        self.x64 = bool(x64)
         self._ops: Any = None
         self._anp: Any = None
 

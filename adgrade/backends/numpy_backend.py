@@ -24,6 +24,10 @@ class NumpyBackend(Backend):
     autodiff_calls = ()
     differentiable = False
 
+    def __init__(self, x64: bool = True) -> None:
+        #: accepted for a uniform `get_backend(name, x64=...)`; arrays keep their dtype
+        self.x64 = bool(x64)
+
     def __repr__(self) -> str:
         return "NumpyBackend()"
 

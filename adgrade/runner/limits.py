@@ -62,7 +62,29 @@ def child_environment(scratch: Path, threads: int = 1) -> dict[str, str]:
         "OPENBLAS_NUM_THREADS": str(threads),
         "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
     }
+    cache = jax_cache_dir()
+    if cache:
+        env["ADGRADE_JAX_CACHE"] = cache
     for key in ("VIRTUAL_ENV", "CONDA_PREFIX", "SYSTEMROOT"):
         if key in os.environ:
             env[key] = os.environ[key]
     return env
+
+
+def jax_cache_dir() -> str:
+    """Where JAX keeps compiled executables between runs ("" when off).
+
+    `ADGRADE_JAX_CACHE` wins (`off` disables it); by default the user's cache
+    folder. A student's own `adgrade check` only ever shares it with
+    themselves; batch grading gives each submission its own view.
+    """
+    value = os.environ.get("ADGRADE_JAX_CACHE")
+    if value is not None:
+        return "" if value.lower() in ("", "0", "off", "none") else value
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "adgrade", "jax")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return ""
+    return folder

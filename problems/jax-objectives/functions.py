@@ -157,9 +157,9 @@ def inputs_t2_ce_extreme(rng):
     """Logits of +-1000: exp overflows unless the maximum is subtracted first."""
     logits = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 3.0], [1000.0, 999.0, -1000.0]])
     return [
-        (np.array([0, 1, 1]), logits),            # the labelled logit is the largest: loss near 1/3
-        (np.array([1, 0, 2]), logits),            # loss about (2000 + 2000 + 2000) / 3
-        (np.array([0, 0]), np.array([[-1000.0, -1000.0], [-1000.0, -998.0]])),
+        (np.array([0, 1, 1]), logits),            # labels on large logits: loss 0.4377538958394076
+        (np.array([1, 0, 2]), logits),            # labels on -1000: loss 2000.104420562506
+        (np.array([0, 0]), np.array([[-1000.0, -1000.0], [-1000.0, -998.0]])),  # all logits -1000: 1.410037595801459
     ]
 
 
