@@ -224,6 +224,8 @@ def _type_words(types: type | tuple) -> str:
     names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
              list: "a list", dict: "a table"}
     types = types if isinstance(types, tuple) else (types,)
+    if int in types and float in types:
+        types = tuple(t for t in types if t is not int)
     return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in types))
 
 
