@@ -173,11 +173,13 @@ def build_job(path: str | Path, cells: list[Cell], assignment: AssignmentSpec, t
                 request_limits[r.id] = options.time_limit or r.time_limit or limit_of[problem.id]
     cell_limits = {c.index: (limit_of[owner[c.index]] if owner.get(c.index) else assignment.setup_time_limit)
                    for c in code_cells}
-    backends = []
+    backends: list[str] = []
+    watch: set[str] = set()
     for problem, checks in the_plan.problems:
         for check in checks:
             if check.backend_name not in backends:
                 backends.append(check.backend_name)
+            watch.update(check.spec.forbid)
     job = Job(
         submission=name,
         cells=job_cells,
@@ -188,6 +190,7 @@ def build_job(path: str | Path, cells: list[Cell], assignment: AssignmentSpec, t
         request_time_limit=request_limits,
         setup_time_limit=max(assignment.setup_time_limit, 30.0),
         cell_question={c.index: owner.get(c.index) for c in code_cells},
+        watch=sorted(watch),
     )
     return job, notes, unmarked
 

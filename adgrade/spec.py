@@ -66,6 +66,10 @@ class CheckSpec:
     mistakes: tuple[Mistake, ...] = ()
     examples: tuple[dict, ...] = ()
     time_limit: float | None = None
+    require_autodiff: bool = False
+    #: [{error = REGEX, message}] added to the explanation of a matching exception;
+    #: plugin kinds may define other `when` keys
+    hints: tuple[dict, ...] = ()
     #: fields a plugin kind reads that the common ones do not cover
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -357,11 +361,31 @@ def _parse_check(source: Path, where: str, table: Any) -> CheckSpec:
         mistakes=tuple(mistakes),
         examples=tuple(examples),
         time_limit=_float_or_none(f, "time_limit"),
+        require_autodiff=f.get("require_autodiff", bool, False),
+        hints=tuple(_hints(f)),
     )
+    if spec.manual and spec.require_autodiff:
+        f.fail("require_autodiff", "a check cannot be both `manual` and `require_autodiff`")
     if spec.entry and spec.wrapper:
         f.fail("wrapper", "give either `entry` or `wrapper`, not both")
     spec.options = f.extra()
     return spec
+
+
+def _hints(f: _Fields) -> list[dict]:
+    import re
+
+    out = []
+    for k, hint in enumerate(f.get("hints", list, [])):
+        if not isinstance(hint, dict) or not isinstance(hint.get("message"), str):
+            f.fail(f"hints[{k}]", "expected a table with a `message` (and `error = REGEX` or `when = ...`)")
+        if "error" in hint:
+            try:
+                re.compile(hint["error"])
+            except (re.error, TypeError) as exc:
+                f.fail(f"hints[{k}].error", f"not a regular expression: {exc}")
+        out.append(dict(hint))
+    return out
 
 
 def _float_or_none(f: _Fields, key: str) -> float | None:

@@ -18,6 +18,12 @@ _BUILTIN = {
     "hessian": "adgrade.checks.calls:HessianCheck",
     "derivative": "adgrade.checks.calls:DerivativeCheck",
     "autodiff": "adgrade.checks.calls:AutodiffCheck",
+    "trajectory": "adgrade.checks.iterates:TrajectoryCheck",
+    "convergence": "adgrade.checks.iterates:ConvergenceCheck",
+    "stability": "adgrade.checks.stability:StabilityCheck",
+    "finite_difference": "adgrade.checks.finite_difference:FiniteDifferenceCheck",
+    "timing": "adgrade.checks.timing:TimingCheck",
+    "module": "adgrade.checks.module:ModuleCheck",
 }
 
 

@@ -33,6 +33,10 @@ def _record(name: str) -> None:
         _recorded.append(name)
 
 
+#: callers inside these packages are the frameworks themselves, not the student
+FRAMEWORK_PREFIXES = ("numpy", "autograd", "jax", "jaxlib", "torch", "scipy", "math")
+
+
 class StudentNamespace:
     """`sub` in wrappers: attribute access to what the student defined."""
 
@@ -79,6 +83,12 @@ class Child:
         for name in self.setup.get("backends", ()):
             get_backend(name).load()
         install_all_probes(_record)
+        watch = [name.rpartition(".") for name in self.setup.get("watch", ())]
+        if watch:
+            from adgrade.backends import install_probe_targets
+
+            # calls a check forbids that are not autodiff (e.g. numpy.cos in a Taylor series)
+            install_probe_targets([(m, a) for m, _, a in watch if m], _record, FRAMEWORK_PREFIXES)
         self.send({"event": "ready", "seconds": time.perf_counter() - t0})
 
     # -- the schedule ---------------------------------------------------------------

@@ -56,6 +56,8 @@ class Job:
     cell_time_limit: dict[int, float]
     request_time_limit: dict[str, float]
     setup_time_limit: float = 120.0
+    #: dotted names of non-autodiff calls to record (what checks forbid)
+    watch: list[str] = field(default_factory=list)
     #: question a cell belongs to (None: setup code)
     cell_question: dict[int, str | None] = field(default_factory=dict)
 
@@ -221,6 +223,7 @@ class _Attempt:
             "requests": self.job.requests,
             "skip_cells": sorted(self.skip_cells),
             "skip_requests": sorted(self.done),
+            "watch": self.job.watch,
         }
         try:
             protocol.write_frame(self.setup_fd, setup)

@@ -304,6 +304,11 @@ def wrap_loss_fun_nn(xp, sub, params, inputs, targets):
     return {"value": value, "intended": intended, "broadcast": broadcast}
 
 
+def _err(text):
+    """An error text ready to end a sentence (no doubled full stop)."""
+    return str(text).rstrip().rstrip(".")
+
+
 def _same(a, b):
     return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-10)
 
@@ -312,7 +317,7 @@ def judge_loss_fun_nn(answer, expected, args):
     if not isinstance(answer, dict):
         return None
     if "error" in answer:
-        return f"Could not check loss_fun_nn(params, inputs, targets): it raised {answer['error']}"
+        return f"Could not check loss_fun_nn(params, inputs, targets): it raised {_err(answer['error'])}."
     if "pred_shape" in answer:
         return None  # predict_nn's shape is wrong: question (c) says so; nothing to add about the loss
     value, intended, broadcast = answer.get("value"), answer.get("intended"), answer.get("broadcast")
@@ -467,7 +472,7 @@ def judge_q1d_output(answer, expected, args):
     problems = _q1d_shape_problems(answer.get("params") or {})
     advice = (" Your parameters: " + _q1d_problems_text(problems)) if problems else ""
     if "error" in answer:
-        return (f"predict_nn([W1, b1, W2, b2], x) with x of shape (64, 1) raised {answer['error']}."
+        return (f"predict_nn([W1, b1, W2, b2], x) with x of shape (64, 1) raised {_err(answer['error'])}."
                 + (advice or " Your parameter shapes chain, so the error is in predict_nn."))
     out = answer.get("output")
     if out is None:
@@ -486,7 +491,7 @@ def judge_q1d_grad(answer, expected, args):
     advice = (" Your parameters: " + _q1d_problems_text(problems)) if problems else ""
     if "error" in answer:
         text = (f"jax.grad of the loss sum((predict_nn(params, x) - t)**2) with respect to "
-                f"params = [W1, b1, W2, b2] raised {answer['error']}.")
+                f"params = [W1, b1, W2, b2] raised {_err(answer['error'])}.")
         ints = [n for n, d in (answer.get("dtypes") or {}).items() if "int" in d]
         if ints:
             text += (f" {', '.join(ints)} {'has' if len(ints) == 1 else 'have'} an integer dtype: JAX differentiates "
@@ -551,7 +556,7 @@ def judge_sgd_update(answer, expected, args):
     if not isinstance(answer, dict):
         return None
     if "error" in answer:
-        text = f"sgd_update(params, X, y) raised {answer['error']}."
+        text = f"sgd_update(params, X, y) raised {_err(answer['error'])}."
         if answer.get("type") == "NameError" and "gradients" in answer["error"]:
             text += (" The starter code computes the gradient under one name and loops over `gradients`, "
                      "which is never defined: use the same name in both places. Also, as written, "
