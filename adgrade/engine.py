@@ -41,7 +41,7 @@ class Plan:
 
 
 def plan(assignment: AssignmentSpec, options: GradeOptions) -> Plan:
-    out = Plan()
+    out = Plan(hidden_not_run=assignment.hidden_checks)
     wanted = set(options.only or ())
     unknown = wanted - {p.id for p in assignment.problems}
     if unknown:

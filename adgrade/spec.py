@@ -104,6 +104,10 @@ class AssignmentSpec:
     seed: int = 0
     x64: bool = True
     problems: list[ProblemSpec] = field(default_factory=list)
+    #: a student copy (adgrade export-student): inputs and expected values frozen by check key
+    frozen: dict[str, dict] = field(default_factory=dict)
+    #: a student copy: how many hidden checks the instructor's problem set has
+    hidden_checks: int = 0
     _functions: ModuleType | None = field(default=None, repr=False)
 
     @property
@@ -265,6 +269,10 @@ def parse_assignment(root: Path) -> AssignmentSpec:
     )
     if spec.reference is not None and not spec.reference.is_file():
         head.fail("reference", f"file {spec.reference} does not exist")
+    spec.hidden_checks = head.get("hidden_checks", int, 0)
+    frozen = head.get("frozen", str, "")
+    if frozen:
+        spec.frozen = _load_frozen(source, root / frozen)
     for key in head.extra():
         head.fail(key, "unknown field (see docs/spec-format.md)")
     problems = top.get("problems", list)
@@ -279,6 +287,20 @@ def parse_assignment(root: Path) -> AssignmentSpec:
         spec.problems.append(problem)
     _check_references(spec)
     return spec
+
+
+def _load_frozen(source: Path, path: Path) -> dict[str, dict]:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"{source}: assignment.frozen: file {path} does not exist") from None
+    except ValueError as exc:
+        raise SpecError(f"{source}: assignment.frozen: {path.name} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise SpecError(f"{source}: assignment.frozen: {path.name} must map check keys to tables")
+    return data
 
 
 def _parse_problem(source: Path, where: str, table: Any, assignment: AssignmentSpec) -> ProblemSpec:

@@ -126,8 +126,9 @@ def _encode(value: Any, depth: int) -> Any:
         return {"__float__": repr(value)}
     if type(value) is complex:
         return _encode_array(np.asarray(value), "python")
-    if isinstance(value, np.ndarray) and type(value) is np.ndarray:
-        return _encode_array(value, "numpy")
+    if isinstance(value, np.ndarray):
+        # a subclass is read as its plain memory (its methods are never trusted)
+        return _encode_array(value.view(np.ndarray), "numpy")
     if isinstance(value, np.generic):
         return _encode_array(np.asarray(value), "numpy")
     found = _framework_array(value)
