@@ -177,10 +177,13 @@ class CallCheck(Check):
                 name = (answer.error or {}).get("message") or self.spec.entry or "an entry"
                 if self.spec.optional:
                     return self.result("skipped", f"`{name}` is not defined; nothing to check")
-                return self.result("error", f"`{name}` is not defined when the cells of {self.problem.id} end. "
-                                            f"Define it with exactly this name in the {self.problem.id} cell(s).")
+                return self.result("error", f"`{name}` is not defined when the cells of {self.problem.id} end "
+                                            f"(not implemented yet?). Define it with exactly this name in the "
+                                            f"{self.problem.id} cell(s).")
             if answer.status in ("timeout",):
                 return self.result("timeout", f"{self.subject} on {show_args(args)}: {answer.message}")
+            if answer.status == "error" and (answer.error or {}).get("type") == "NotImplementedError":
+                return self.result("error", f"{self.subject}: not implemented yet (it raises NotImplementedError)")
             if answer.status == "error":
                 return self.result("error", f"{self.subject} raised an error on {show_args(args)}: "
                                    + explain_error(answer.error) + self.error_hint(answer.error))
