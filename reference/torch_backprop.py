@@ -31,7 +31,7 @@ def my_nn_grad(x, y_hat, y, params):
     }
 
 # %% p1-train
-def train_regressor(X, y, epochs, hidden=20, lr=0.01, batch_size=64, seed=0):
+def train_regressor(X, y, epochs, hidden=20, lr=0.02, batch_size=256, seed=0):
     """Mini-batch Adam on the MSE of the p1 network; returns its params dict (float64)."""
     generator = torch.Generator().manual_seed(seed)
     X = torch.as_tensor(X, dtype=torch.float64)

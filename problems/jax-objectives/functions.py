@@ -54,6 +54,12 @@ def mse_t1_y_column(xp, w, X, y):
     return xp.mean((y[:, None] - _f_batch(xp, w, X)[None, :]) ** 2)
 
 
+def mse_t1_y_column_grad(xp, w, X, y):
+    """The gradient of mse_t1_y_column: mean_j -2(mean(y) - f_j) grad f_j (y enters only through its mean)."""
+    r = xp.mean(y) - _f_batch(xp, w, X)
+    return xp.mean((-2.0 * r)[:, None] * _f_batch_grad(xp, w, X), axis=0)
+
+
 def mse_t1_grad_of_f_sum(xp, w, X, y):
     """The gradient of f summed over the samples: the -2(y - f)/m weights are missing."""
     return xp.sum(_f_batch_grad(xp, w, X), axis=0)

@@ -121,7 +121,7 @@ def inputs_p1_train(rng):
     X = rng.normal(size=(512, 8))
     y = p1_train_truth(np, None, None, None, X) + 0.1 * rng.normal(size=512)
     X_test = rng.normal(size=(1000, 8))
-    return [(X, y, 100, X_test)]
+    return [(X, y, 200, X_test)]
 
 
 # ---------------------------------------------------------------------------
