@@ -12,7 +12,10 @@ from pathlib import Path
 import click
 
 from adgrade import __version__
+from adgrade.report import FORMATS as REPORT_FORMATS
 from adgrade.spec import SpecError
+
+SANDBOX_MODES = ("auto", "bwrap", "none")
 
 
 class UsageProblem(click.ClickException):
@@ -37,6 +40,16 @@ def main() -> None:
     See the assignments:   adgrade list
     Check a problem set:   adgrade validate jax-nn
     """
+
+
+def _launcher_factory(mode: str):
+    """GradeOptions.launcher_factory for --sandbox (None: the engine's default launcher)."""
+    from adgrade.batch import launcher_factory
+
+    try:
+        return launcher_factory(mode)
+    except Exception as exc:
+        raise UsageProblem(f"--sandbox {mode}: {exc}") from None
 
 
 def _load(assignment: str):
@@ -84,16 +97,19 @@ def list_cmd() -> None:
 @main.command()
 @click.argument("submission", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-a", "--assignment", help="Assignment name (see `adgrade list`) or a problem-set folder.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Output format; json follows the report contract.")
+@click.option("--format", "fmt", type=click.Choice(list(REPORT_FORMATS)), default="text", show_default=True,
+              help="Output format; json follows the report contract; gradescope is a results.json; junit is XML.")
 @click.option("--only", multiple=True, metavar="PROBLEM", help="Grade only this problem (repeatable).")
 @click.option("--time-limit", type=float, help="Seconds for each question's cells and each check call.")
 @click.option("--memory-limit", type=int, help="Memory limit of the submission's process, in MB.")
 @click.option("--all", "include_hidden", is_flag=True, help="Also run hidden checks (instructors).")
 @click.option("-v", "--verbose", is_flag=True, help="Show passed checks and timings too.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report here.")
+@click.option("--sandbox", type=click.Choice(SANDBOX_MODES), default="auto", show_default=True,
+              help="How the submission's process is confined: auto (bwrap where available), bwrap, none.")
 def check(submission: Path, assignment: str | None, fmt: str, only: tuple[str, ...], time_limit: float | None,
-          memory_limit: int | None, include_hidden: bool, verbose: bool, output: Path | None) -> None:
+          memory_limit: int | None, include_hidden: bool, verbose: bool, output: Path | None,
+          sandbox: str = "auto") -> None:
     """Grade one SUBMISSION (.py or .ipynb) and explain every failure."""
     from adgrade.engine import GradeOptions, grade_submission, guess_assignment
     from adgrade.report import renderer
@@ -115,7 +131,7 @@ def check(submission: Path, assignment: str | None, fmt: str, only: tuple[str, .
                                f"(one of: {', '.join(c.name for c in candidates)}).")
         _stderr(f"Grading as assignment {spec.name} ({why}); pass -a to choose another.")
     options = GradeOptions(only=list(only) or None, include_hidden=include_hidden, time_limit=time_limit,
-                           memory_limit_mb=memory_limit)
+                           memory_limit_mb=memory_limit, launcher_factory=_launcher_factory(sandbox))
     try:
         report = grade_submission(submission, spec, options)
     except ValueError as exc:  # --only naming a problem that does not exist
@@ -157,6 +173,182 @@ def validate(assignments: tuple[str, ...], no_reference: bool) -> None:
             console.print(line)
         failed = failed or not result.ok
     sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("submissions", nargs=-1, required=True)
+@click.option("-a", "--assignment", required=True, help="Assignment name (see `adgrade list`) or a problem-set folder.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Results folder: reports/<student>.json, gradebook.csv, gradescope/, junit/, summary.")
+@click.option("--workers", type=click.IntRange(min=1), help="Submissions graded at once [default: the CPU cores].")
+@click.option("--resume", is_flag=True, help="Grade only the students that have no report in OUT yet.")
+@click.option("--force", is_flag=True, help="Grade everyone again, replacing the reports in OUT.")
+@click.option("--only", multiple=True, metavar="PROBLEM", help="Grade only this problem (repeatable).")
+@click.option("--time-limit", type=float, help="Seconds for each question's cells and each check call.")
+@click.option("--memory-limit", type=int, help="Memory limit of each submission's process, in MB.")
+@click.option("--sandbox", type=click.Choice(SANDBOX_MODES), default="auto", show_default=True,
+              help="How each submission's process is confined: auto (bwrap where available), bwrap, none.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where the gradings run: a local process pool, or a Dask distributed cluster.")
+@click.option("--scheduler", metavar="ADDRESS", help="The Dask scheduler's address (implies --executor dask).")
+@click.option("--hidden-visibility", type=click.Choice(["after_published", "after_due_date", "hidden"]),
+              default="after_published", show_default=True, help="Gradescope visibility of hidden checks.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+def grade(submissions: tuple[str, ...], assignment: str, out: Path, workers: int | None, resume: bool, force: bool,
+          only: tuple[str, ...], time_limit: float | None, memory_limit: int | None, sandbox: str, executor: str,
+          scheduler: str | None, hidden_visibility: str, quiet: bool) -> None:
+    """Grade a class: SUBMISSIONS are folders (a file or a folder per student), files, globs or an LMS .zip.
+
+    Every check runs, hidden ones included. Each report is written to OUT/reports/<student>.json
+    as soon as it is done (--resume carries on after an interruption); at the end OUT gets
+    gradebook.csv, gradescope/<student>/results.json, junit/<student>.xml and the class summary.
+    Exit code 0 when every submission has a report, 1 when the grader itself failed on some.
+    """
+    import json
+    import os
+
+    from rich.console import Console
+
+    from adgrade import batch
+    from adgrade.engine import GradeOptions, plan
+    from adgrade.report.summary import build as build_summary
+
+    spec = _load(assignment)
+    try:
+        plan(spec, GradeOptions(only=list(only) or None))
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+    if scheduler and executor == "local":
+        executor = "dask"
+    if executor == "dask" and not scheduler:
+        raise UsageProblem("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+    if resume and force:
+        raise UsageProblem("--resume and --force contradict each other; pass one")
+    # fails here, not in every worker, when the sandbox is not available; the workers get the mode it resolved to
+    # ("auto" -> "bwrap" or "none"), so that a fallback is said once, here
+    factory = _launcher_factory(sandbox)
+    if factory is not None:
+        sandbox = getattr(factory, "mode", sandbox)
+        getattr(factory, "close", lambda: None)()
+    settings = batch.BatchSettings(assignment=str(spec.root.resolve()), assignment_name=spec.name,
+                                   only=list(only) or None, time_limit=time_limit, memory_limit_mb=memory_limit,
+                                   sandbox=sandbox)
+    existing = batch.load_reports(out)
+    previous = out / "batch.json"
+    if existing and not (resume or force):
+        raise UsageProblem(f"{out} already holds {len(existing)} report(s): pass --resume to grade only the "
+                           "students without one, --force to grade everyone again, or another --out")
+    if resume and previous.is_file():
+        try:
+            differ = settings.same_grading(json.loads(previous.read_text()))
+        except ValueError:
+            differ = []
+        if differ:
+            raise UsageProblem(f"{out} was graded with other settings ({', '.join(differ)} differ): resume with "
+                               "the same -a/--only/--time-limit/--memory-limit, or use --force or another --out")
+    if force:
+        for stale in batch.reports_dir(out).glob("*.json"):
+            stale.unlink()
+
+    entries = {e for p in spec.problems for e in p.entries}
+    try:
+        found = batch.discover(submissions, out, entries)
+    except batch.BatchError as exc:
+        raise UsageProblem(str(exc)) from None
+    for warning in found.warnings:
+        _stderr(f"warning: {warning}")
+    for sub in found.submissions:
+        if sub.note:
+            _stderr(f"{sub.student}: {sub.note}")
+
+    err = Console(stderr=True, highlight=False)
+    if not workers:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    counts = {"passed": 0, "failed": 0, "error": 0}
+    progress = None
+    state = {"task": None, "done": 0, "total": 0}
+
+    def counts_text() -> str:
+        return (f"[green]{counts['passed']} passed[/] [red]{counts['failed']} failed[/] "
+                f"[red]{counts['error']} errored[/]")
+
+    def on_start(to_grade: int, already: int) -> None:
+        state["total"] = to_grade
+        where = f"{workers} worker(s)" if executor == "local" else f"Dask at {scheduler}"
+        again = f", {already} already graded" if already else ""
+        err.print(f"Grading {to_grade} submission(s) of {spec.name} with {where}{again}.")
+        if progress is not None:
+            state["task"] = progress.add_task("grading", total=to_grade, counts=counts_text())
+
+    def on_result(sub, data: dict) -> None:
+        status = "error" if data.get("grader_error") else data.get("status", "error")
+        counts[status if status in counts else "error"] += 1
+        state["done"] += 1
+        if progress is not None:
+            progress.update(state["task"], advance=1, counts=counts_text())
+        elif not quiet:
+            err.print(f"[{state['done']}/{state['total']}] {sub.student}: {data.get('score', 0):g} / "
+                      f"{data.get('max_score', 0):g} {status} ({data.get('duration_s', 0):.1f} s)")
+        if data.get("grader_error"):
+            err.print(f"[red]{sub.student}: the grader failed: {data['grader_error']}[/]")
+
+    if not quiet and err.is_terminal:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        progress = Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                            TextColumn("{task.fields[counts]}"), console=err)
+    try:
+        if progress is not None:
+            progress.start()
+        result = batch.run_batch(found.submissions, spec, settings, out, workers=workers, resume=resume,
+                                 executor=executor, scheduler=scheduler, on_start=on_start, on_result=on_result)
+    except batch.BatchError as exc:
+        raise UsageProblem(str(exc)) from None
+    finally:
+        if progress is not None:
+            progress.stop()
+    if result.interrupted:
+        _stderr(f"Interrupted: {result.graded} report(s) written in {out / 'reports'}; run the same command with "
+                "--resume to grade the rest.")
+        sys.exit(130)
+    written = batch.export(out, batch.EXPORT_FORMATS, hidden_visibility=hidden_visibility)
+    summary = json.loads((out / "summary.json").read_text())
+    Console(highlight=False).print(build_summary(summary))
+    err.print(f"Graded {result.graded} submission(s) in {result.seconds:.1f} s"
+              + (f" ({result.skipped} already graded)" if result.skipped else "")
+              + f". Wrote {out / 'reports'}/, {written['csv'][0]}, {out / 'gradescope'}/, {out / 'junit'}/, "
+                f"{out / 'summary.txt'}.")
+    if result.grader_errors:
+        _stderr(f"The grader failed on {len(result.grader_errors)} submission(s): "
+                f"{', '.join(result.grader_errors)}; run again with --resume to retry them.")
+        sys.exit(1)
+    sys.exit(0)
+
+
+@main.command("export")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "formats", multiple=True, type=click.Choice(["csv", "gradescope", "junit"]),
+              help="What to write (repeatable) [default: all three].")
+@click.option("--hidden-visibility", type=click.Choice(["after_published", "after_due_date", "hidden"]),
+              default="after_published", show_default=True, help="Gradescope visibility of hidden checks.")
+def export_cmd(out: Path, formats: tuple[str, ...], hidden_visibility: str) -> None:
+    """Rebuild OUT's gradebook.csv, gradescope/ and junit/ files and summary from OUT/reports alone."""
+    import json
+
+    from rich.console import Console
+
+    from adgrade import batch
+    from adgrade.report.summary import build as build_summary
+
+    try:
+        written = batch.export(out, formats or batch.EXPORT_FORMATS, hidden_visibility=hidden_visibility)
+    except batch.BatchError as exc:
+        raise UsageProblem(str(exc)) from None
+    Console(highlight=False).print(build_summary(json.loads((out / "summary.json").read_text())))
+    for fmt, paths in written.items():
+        _stderr(f"{fmt}: " + ", ".join(str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else ""))
 
 
 if __name__ == "__main__":

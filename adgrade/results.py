@@ -142,4 +142,27 @@ def _plain_details(details: dict[str, Any]) -> dict[str, Any]:
             out[key] = list(value)
         elif isinstance(value, dict) and all(isinstance(v, (str, int, float, bool, type(None))) for v in value.values()):
             out[key] = dict(value)
+        elif _nested_plain(value):  # e.g. timing: {label: [seconds per size]}, [[lo, hi], ...]
+            out[key] = _json_copy(value)
     return out
+
+
+def _nested_plain(value: Any, depth: int = 0) -> bool:
+    """Lists and str-keyed dicts of scalars (None included), at most 4 levels deep."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return True
+    if depth >= 4:
+        return False
+    if isinstance(value, (list, tuple)):
+        return all(_nested_plain(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _nested_plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _json_copy(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_json_copy(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_copy(v) for k, v in value.items()}
+    return value

@@ -9,6 +9,9 @@ from adgrade.results import Report
 FORMATS: dict[str, str] = {
     "text": "adgrade.report.terminal:render_text",
     "json": "adgrade.report.json_report:render_json",
+    "gradescope": "adgrade.report.gradescope:render_gradescope",
+    "junit": "adgrade.report.junit:render_junit",
+    "csv": "adgrade.report.csv_report:render_csv",
 }
 
 

@@ -1,0 +1,57 @@
+"""The CSV gradebook: one row per student, a column per problem, total, max, status."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from adgrade.results import Report
+
+FIXED_HEAD = ["student", "submission"]
+FIXED_TAIL = ["total", "max", "status"]
+
+
+def _safe(text: str) -> str:
+    """No spreadsheet formulas from a file name (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _number(value: float) -> str:
+    return f"{round(float(value), 6):g}"
+
+
+def gradebook_rows(reports: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows from report data (the JSON contract) by student; problems in the order first met."""
+    problems: list[str] = []
+    for data in reports.values():
+        for p in data.get("problems", []):
+            if p["id"] not in problems:
+                problems.append(p["id"])
+    header = FIXED_HEAD + problems + FIXED_TAIL
+    rows = []
+    for student in sorted(reports):
+        data = reports[student]
+        by_id = {p["id"]: p for p in data.get("problems", [])}
+        submission = Path(str(data.get("submission", ""))).name
+        row = [_safe(student), _safe(submission)]
+        row += [_number(by_id[q]["score"]) if q in by_id else "" for q in problems]
+        status = "error" if data.get("grader_error") else data.get("status", "")  # graded again on --resume
+        row += [_number(data.get("score", 0)), _number(data.get("max_score", 0)), status]
+        rows.append(row)
+    return header, rows
+
+
+def render_gradebook(reports: dict[str, dict[str, Any]]) -> str:
+    header, rows = gradebook_rows(reports)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def render_csv(report: Report) -> str:
+    """One submission as a one-row gradebook."""
+    return render_gradebook({Path(report.submission).stem or "submission": report.to_dict()}).rstrip("\n")

@@ -1,0 +1,75 @@
+"""The class summary of a batch (data from `adgrade.batch.summarize`): score histogram, pass rate per
+problem, the most common failure messages."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+BAR = 40
+
+
+def _bar(count: int, most: int, width: int = BAR) -> str:
+    if not count:
+        return ""
+    return "█" * max(1, round(width * count / most)) if most else ""
+
+
+def build(summary: dict[str, Any]) -> Group:
+    parts: list[Any] = []
+    status = summary.get("status", {})
+    n = summary.get("submissions", 0)
+    head = Text.from_markup(
+        f"[bold]{n} submission(s)[/]: [green]{status.get('passed', 0)} passed[/], "
+        f"[red]{status.get('failed', 0)} failed[/], [red]{status.get('error', 0)} could not be graded[/]")
+    parts.append(head)
+    score = summary.get("score") or {}
+    if score:
+        parts.append(Text(f"score out of {summary.get('max_score', 0):g}: mean {score['mean']:.4g}, median "
+                          f"{score['median']:g}, min {score['min']:g}, max {score['max']:g}"))
+    histogram = summary.get("histogram") or []
+    if histogram:
+        most = max(b["count"] for b in histogram)
+        table = Table(title="score distribution", title_justify="left", show_edge=False, box=None)
+        table.add_column("score", justify="right")
+        table.add_column("n", justify="right")
+        table.add_column("")
+        last = len(histogram) - 1
+        for i, b in enumerate(histogram):
+            bracket = "]" if i == last else ")"
+            table.add_row(f"[{b['low']:g}, {b['high']:g}{bracket}", str(b["count"]), _bar(b["count"], most))
+        parts.append(table)
+    problems = summary.get("problems") or []
+    if problems:
+        table = Table(title="pass rate per problem", title_justify="left")
+        for column, justify in (("problem", "left"), ("title", "left"), ("passed", "right"),
+                                ("pass rate", "right"), ("mean score", "right")):
+            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        for p in problems:
+            bonus = " (bonus)" if p.get("bonus") else ""
+            table.add_row(p["id"], escape(p.get("title", "")) + bonus, f"{p['passed']}/{p['graded']}",
+                          f"{p['pass_rate']:.0%}", f"{p['mean_score']:.3g} / {p['max_score']:g}")
+        parts.append(table)
+    failures = summary.get("failures") or []
+    if failures:
+        table = Table(title="most common failures (numbers replaced by #)", title_justify="left")
+        table.add_column("n", justify="right")
+        table.add_column("problems")
+        table.add_column("message")
+        table.add_column("e.g.")
+        for f in failures:
+            table.add_row(str(f["count"]), " ".join(f["problems"]), escape(f["message"]),
+                          escape(", ".join(f["students"][:3])))
+        parts.append(table)
+    return Group(*parts)
+
+
+def render_summary_text(summary: dict[str, Any], width: int = 120) -> str:
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, force_terminal=False, color_system=None, highlight=False).print(build(summary))
+    return buffer.getvalue()
