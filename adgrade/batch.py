@@ -464,8 +464,6 @@ def launcher_factory(mode: str = "auto"):
     return sandbox_factory(mode)
 
 
-#: the engine's note when its runner thread died (an infrastructure failure, not a verdict on the student)
-RUNNER_LOST = "the grader's runner stopped unexpectedly"
 
 _worker_cache: dict[tuple, Any] = {}
 _worker_lock = threading.Lock()
@@ -510,9 +508,6 @@ def grade_task(task: dict[str, Any]) -> dict[str, Any]:
         report = grade_submission(task["path"], spec, options)
     data = report.to_dict()
     data["output"] = report.output
-    if any(RUNNER_LOST in note for note in report.notes):
-        # the grader's side broke (a fork server or sandbox gone), not the student's code: graded again on --resume
-        data["grader_error"] = RUNNER_LOST
     return data
 
 

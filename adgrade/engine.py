@@ -25,6 +25,10 @@ from adgrade.runner.parent import Answer, Job, Launcher, ProcessRunner, RunOutco
 from adgrade.spec import AssignmentSpec, ProblemSpec
 
 
+#: the note when the grader's runner failed: an infrastructure failure, not a verdict on the student
+RUNNER_LOST = "the grader's runner stopped unexpectedly"
+
+
 @dataclass
 class GradeOptions:
     only: list[str] | None = None  # problem ids
@@ -82,13 +86,26 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
     runner = ProcessRunner(launcher, limits)
 
     # The child runs while this thread prepares the expected side (importing frameworks overlaps).
-    holder: dict[str, RunOutcome] = {}
-    thread = threading.Thread(target=lambda: holder.setdefault("outcome", runner.run(job)), daemon=True)
+    holder: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            holder["outcome"] = runner.run(job)
+        except Exception as exc:  # the grader's side broke (a sandbox or fork server gone), not the student's code
+            holder["error"] = f"{type(exc).__name__}: {exc}"
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     prepare_errors = _prepare_expected(the_plan)
     thread.join()
-    outcome = holder.get("outcome") or RunOutcome(fatal="the grader's runner stopped unexpectedly")
+    outcome = holder.get("outcome")
+    if not isinstance(outcome, RunOutcome):
+        report.grader_error = str(holder.get("error") or "the runner stopped")
+        outcome = RunOutcome(fatal=f"{RUNNER_LOST} ({report.grader_error})")
 
+    if outcome.fatal and not outcome.cells and not report.grader_error:
+        # no student code ran at all: the process could not even load the frameworks
+        report.grader_error = outcome.fatal
     report.output = outcome.output
     if outcome.output_bytes > 64 * 1024:
         report.notes.append(f"your code printed {outcome.output_bytes / 1024:.0f} KB; only the start and end are kept")

@@ -88,6 +88,8 @@ class Report:
     output: str = ""  # the submission's own printed output (capped)
     duration_s: float = 0.0
     hidden_not_run: int = 0
+    #: set when the grader itself failed (not the submission): batch grading retries these on --resume
+    grader_error: str = ""
 
     @property
     def score(self) -> float:
@@ -127,6 +129,8 @@ class Report:
         }
         if self.hidden_not_run:
             out["hidden_not_run"] = self.hidden_not_run
+        if self.grader_error:
+            out["grader_error"] = self.grader_error
         return out
 
 
