@@ -351,5 +351,43 @@ def export_cmd(out: Path, formats: tuple[str, ...], hidden_visibility: str) -> N
         _stderr(f"{fmt}: " + ", ".join(str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else ""))
 
 
+@main.command("init")
+@click.argument("assignment")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+def init_cmd(assignment: str, file: Path | None, force: bool) -> None:
+    """Write a starter submission for ASSIGNMENT: every entry stubbed, one marked cell per question.
+
+    FILE ending in .ipynb gives a notebook; default ASSIGNMENT_NAME.py.
+    """
+    from adgrade.starter import write_starter
+
+    spec = _load(assignment)
+    path = file or Path(f"{spec.name.replace('-', '_')}.py")
+    if path.exists() and not force:
+        raise UsageProblem(f"{path} exists; pass --force to overwrite it, or name another file")
+    write_starter(spec, path)
+    _stderr(f"Wrote {path}: fill in each `raise NotImplementedError`, then run: adgrade check {path} -a {spec.name}")
+
+
+@main.command("export-student")
+@click.argument("assignment")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--notebook", is_flag=True, help="Write the starter as a notebook instead of a .py file.")
+def export_student_cmd(assignment: str, dest: Path, notebook: bool) -> None:
+    """Write what students receive into DEST: the problem set without hidden checks, reference or
+    analytic solutions (expected values frozen), and a starter submission."""
+    from adgrade.export import export_student
+
+    spec = _load(assignment)
+    try:
+        written = export_student(spec, dest, starter="ipynb" if notebook else "py")
+    except SpecError as exc:
+        raise _fail_spec(exc) from None
+    for path in written:
+        _stderr(f"wrote {path}")
+    _stderr(f"Students check their work with: adgrade check {written[-1].name} -a problems/{spec.name}")
+
+
 if __name__ == "__main__":
     main()
