@@ -107,6 +107,6 @@ def sgd_update(params, X, y, lr=0.1):
     return [p - lr * g for p, g in zip(params, grads)]
 
 
-for _ in range(5):
+for _ in range(2):
     params = sgd_update(params, X, y)
 print(loss_fun_nn(params, X, y))

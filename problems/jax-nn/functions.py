@@ -239,6 +239,7 @@ def inputs_q1c_loss(rng):
 
 # ------------------------------------------------- q1c starter code (warnings only)
 
+# the same words as the loss_fun mistake message in assignment.toml
 BROADCAST_MESSAGE = (
     "The starter code's targets have shape (3,) but the predictions have shape (3, 1). "
     "predictions - targets then broadcasts to a 3×3 matrix (every prediction minus every target), "
@@ -423,6 +424,8 @@ def _q1d_shape_problems(shapes):
     elif len(W2) == 2:
         h = W2[1]
     hh = "h" if h is None else str(h)
+    if h == 0:
+        problems.append("the hidden layer has width 0: choose a hidden width h ≥ 1")
 
     if not (len(W1) == 2 and W1[1] == N_IN):
         text = f"W1 has shape {_shape_text(W1)} but must be (h, 64): W1 @ x multiplies the input x of shape (64, 1), so W1 needs 64 columns"
@@ -432,8 +435,8 @@ def _q1d_shape_problems(shapes):
     if b1 != (h, 1):
         text = f"b1 has shape {_shape_text(b1)} but must be (h, 1) = ({hh}, 1), a column with one bias per hidden unit"
         if h is not None and b1 == (h,):
-            text += (f"; a flat ({h},) vector added to the ({h}, 1) column W1 @ x broadcasts to an "
-                     f"({h}, {h}) matrix")
+            text += (f"; a flat ({h},) vector added to the ({h}, 1) column W1 @ x broadcasts to a "
+                     f"matrix of shape ({h}, {h})")
         elif h is not None and b1 == (1, h):
             text += "; yours looks transposed"
         problems.append(text)
@@ -445,7 +448,7 @@ def _q1d_shape_problems(shapes):
     if b2 != (N_CLASSES, 1):
         text = f"b2 has shape {_shape_text(b2)} but must be (3, 1), one bias per class"
         if b2 == (N_CLASSES,):
-            text += "; a flat (3,) vector added to the (3, 1) column W2 @ hidden broadcasts to a (3, 3) matrix"
+            text += "; a flat (3,) vector added to the (3, 1) column W2 @ hidden broadcasts to a matrix of shape (3, 3)"
         elif b2 == (1, N_CLASSES):
             text += "; yours looks transposed"
         problems.append(text)
@@ -492,6 +495,9 @@ def judge_q1d_grad(answer, expected, args):
     if "error" in answer:
         text = (f"jax.grad of the loss sum((predict_nn(params, x) - t)**2) with respect to "
                 f"params = [W1, b1, W2, b2] raised {_err(answer['error'])}.")
+        if "TracerArrayConversionError" in answer["error"] or "Tracer" in answer["error"].split(":")[0]:
+            text += (" JAX cannot differentiate through NumPy: predict_nn turns a traced JAX value into a "
+                     "NumPy array (an np.* call such as np.tanh, or np.asarray). Use jax.numpy (jnp) inside it.")
         ints = [n for n, d in (answer.get("dtypes") or {}).items() if "int" in d]
         if ints:
             text += (f" {', '.join(ints)} {'has' if len(ints) == 1 else 'have'} an integer dtype: JAX differentiates "

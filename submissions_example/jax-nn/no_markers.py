@@ -44,7 +44,8 @@ def hessian_manual(f, x):
     return jnp.array(rows)
 
 
-print(hessian_manual(f, x))
+# test: the Hessian of sum(v**4) is diag(12 v**2)
+print(hessian_manual(lambda v: jnp.sum(v**4), jnp.array([1.0, 2.0])))
 
 def softmax(z):
     return jnp.exp(z) / jnp.sum(jnp.exp(z), axis=0, keepdims=True)
