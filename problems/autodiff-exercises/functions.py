@@ -18,6 +18,7 @@ import numpy as np
 # ----------------------------------------------------------------------------
 
 E1_TOL = 1e-6
+E1_GRAD_TOL = 1e-5
 
 
 def cos_e1(xp, x):
@@ -45,25 +46,42 @@ def _taylor_cos_partial_sums(x, max_terms=40):
     return sums
 
 
-def judge_taylor_cosine(answer, expected, args):
-    """taylor_cosine(x) within 1e-6 of cos(x); when not, say whether the series was cut short."""
-    x = float(np.asarray(args[0], dtype=np.float64))
-    want = float(np.asarray(expected, dtype=np.float64))
-    if isinstance(answer, (list, tuple, dict)) or answer is None or isinstance(answer, (str, bool)):
-        return (f"taylor_cosine({x:.6g}) returned {type(answer).__name__}, expected a single number "
-                f"(the approximation of cos({x:.6g}) = {want:.10g}).")
+def _as_number(answer):
+    """The student's answer as a float, or a message saying why it is not a single number."""
+    if answer is None or isinstance(answer, (list, tuple, dict, str, bool)):
+        return None, f"{type(answer).__name__}"
     try:
         arr = np.asarray(answer)
         if arr.dtype.kind not in "iuf":
             raise TypeError
         arr = arr.astype(np.float64)
     except Exception:
-        return (f"taylor_cosine({x:.6g}) returned {getattr(answer, 'describe', lambda: type(answer).__name__)()}, "
-                f"expected a single number (the approximation of cos({x:.6g}) = {want:.10g}).")
+        describe = getattr(answer, "describe", None)
+        return None, describe() if callable(describe) else type(answer).__name__
     if arr.size != 1:
-        return (f"taylor_cosine({x:.6g}) returned an array of shape {tuple(arr.shape)}, expected a single number "
-                f"(cos({x:.6g}) = {want:.10g}).")
-    got = float(arr.reshape(()))
+        return None, f"an array of shape {tuple(arr.shape)}"
+    return float(arr.reshape(())), ""
+
+
+def _truncation_hint(got, partial_sums, what):
+    """Words for a value that equals one of the series' partial sums (too few terms), or ""."""
+    for k, s in enumerate(partial_sums):
+        if abs(got - s) <= 1e-12 * max(1.0, abs(s)):
+            last = "the constant term 1" if k == 0 else f"the x^{2 * k} term"
+            return (f" {what} the series cut off after {last} ({k + 1} terms): too few terms. "
+                    f"The error of a truncated series grows with |x| and is largest at ±π; keep adding terms "
+                    f"until they are smaller than about 1e-8 (about 12 terms on [−π, π]).")
+    return ""
+
+
+def judge_taylor_cosine(answer, expected, args):
+    """taylor_cosine(x) within 1e-6 of cos(x); when not, say whether the series was cut short."""
+    x = float(np.asarray(args[0], dtype=np.float64))
+    want = float(np.asarray(expected, dtype=np.float64))
+    got, what = _as_number(answer)
+    if got is None:
+        return (f"taylor_cosine({x:.6g}) returned {what}, expected a single number "
+                f"(the approximation of cos({x:.6g}) = {want:.10g}).")
     if not math.isfinite(got):
         return f"taylor_cosine({x:.6g}) returned {got}, expected cos({x:.6g}) = {want:.10g}."
     err = abs(got - want)
@@ -71,15 +89,40 @@ def judge_taylor_cosine(answer, expected, args):
         return None
     head = (f"taylor_cosine({x:.6g}) = {got:.10g} but cos({x:.6g}) = {want:.10g}: error {err:.2e}, "
             f"more than the allowed {E1_TOL:g}.")
-    sums = _taylor_cos_partial_sums(x)
-    for k, s in enumerate(sums):
-        if abs(got - s) <= 1e-12 * max(1.0, abs(s)):
-            last = "the constant term 1" if k == 0 else f"the x^{2 * k} term"
-            return (head + f" Your value is the series cut off after {last} ({k + 1} terms): too few terms. "
-                    f"The error of a truncated series grows with |x| and is largest at ±π; keep adding terms "
-                    f"until they are smaller than about 1e-8 (about 12 terms on [−π, π]).")
+    hint = _truncation_hint(got, _taylor_cos_partial_sums(x), "Your value is")
+    if hint:
+        return head + hint
     return (head + " It is not a partial sum of cos's series Σ (−1)^k x^(2k)/(2k)!: check the signs, "
                    "the powers (even only) and the factorials.")
+
+
+def judge_taylor_cosine_grad(answer, expected, args):
+    """autograd.grad(taylor_cosine)(x) within 1e-5 of −sin(x); when not, say whether the series was cut short."""
+    x = float(np.asarray(args[0], dtype=np.float64))
+    want = float(np.asarray(expected, dtype=np.float64))
+    got, what = _as_number(answer)
+    if got is None:
+        return (f"autograd.grad(taylor_cosine)({x:.6g}) returned {what}, expected a single number "
+                f"(−sin({x:.6g}) = {want:.10g}).")
+    if not math.isfinite(got):
+        return (f"autograd.grad(taylor_cosine)({x:.6g}) = {got}, expected −sin({x:.6g}) = {want:.10g}: "
+                f"a term such as x**(2k) with k = 0 differentiated at x = 0, or a division by 0?")
+    err = abs(got - want)
+    if err <= E1_GRAD_TOL:
+        return None
+    head = (f"autograd.grad(taylor_cosine)({x:.6g}) = {got:.10g} but −sin({x:.6g}) = {want:.10g}: "
+            f"error {err:.2e}, more than the allowed {E1_GRAD_TOL:g}.")
+    # d/dx of the partial sum up to x^(2K) is Σ_{1≤k≤K} (−1)^k x^(2k−1) / (2k−1)!
+    sums, total, term = [0.0], 0.0, -x
+    for k in range(1, 40):
+        total += term
+        sums.append(total)
+        term = -term * x * x / ((2 * k) * (2 * k + 1))
+    hint = _truncation_hint(got, sums, "It is the derivative of")
+    if hint:
+        return head + hint
+    return head + (" It is not the derivative of a partial sum of cos's series: does autograd see every operation "
+                   "on x (autograd.numpy functions, no math.* calls or float() on x)?")
 
 
 # ----------------------------------------------------------------------------
@@ -219,7 +262,7 @@ def inputs_e4(rng):
 
 
 def inputs_e4_timing(rng):
-    n = 200
+    n = 100
     return [(_nonsymmetric(rng, n), rng.normal(size=n), np.float64(1.0), rng.normal(size=n))]
 
 
@@ -247,7 +290,7 @@ def inputs_e5(rng):
 
 
 def inputs_e5_timing(rng):
-    m, n, p = 100, 150, 120
+    m, n, p = 60, 80, 70
     return [(rng.normal(size=(m, n)), rng.normal(size=(n, p)), rng.normal(size=(p, m)))]
 
 
@@ -284,7 +327,7 @@ def inputs_e6(rng):
 
 
 def inputs_e6_timing(rng):
-    m, n = 300, 200
+    m, n = 150, 100
     return [(rng.normal(size=(m, n)), rng.normal(size=m), rng.normal(size=n))]
 
 
@@ -343,7 +386,7 @@ def inputs_e7_extreme(rng):
 
 
 def inputs_e7_timing(rng):
-    n = 500
+    n = 200
     a = rng.normal(size=n)
     x = rng.normal(size=n)
     return [(a, x * (2.0 / abs(a @ x)))]
