@@ -163,7 +163,10 @@ class Check:
 def _from_toml(value: Any) -> Any:
     """Inline TOML inputs: lists of numbers become float64 arrays, numbers stay Python numbers."""
     if isinstance(value, list):
-        arr = np.asarray(value)
+        try:
+            arr = np.asarray(value)
+        except ValueError:  # ragged: e.g. [W, V], two matrices of different shapes
+            return [_from_toml(v) for v in value]
         if arr.dtype.kind in "iuf":
             return arr.astype(np.float64)
         return [_from_toml(v) for v in value]

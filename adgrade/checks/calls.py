@@ -75,6 +75,16 @@ class CallCheck(Check):
             return f"`{self.spec.entry}`"
         return super().subject
 
+    @property
+    def answer_label(self) -> str:
+        """What the compared value is: the entry's result, or its derivative taken by the grader."""
+        if self.kind == "autodiff":
+            words = {"grad": "the gradient", "jacfwd": "the Jacobian (forward mode)", "jacrev": "the Jacobian",
+                     "hessian": "the Hessian", "derivative": f"derivative {self.spec.order}"}
+            return f"{words.get(self.spec.transform or '', self.spec.transform)} of {self.subject} " \
+                   f"(taken by {self.backend_name})"
+        return self.subject
+
     def name(self) -> str:
         if self.spec.name:
             return self.spec.name
@@ -229,7 +239,7 @@ class CallCheck(Check):
             return verdict or None
         cmp = compare(actual, expected, rtol=self.spec.rtol, atol=self.spec.atol,
                       require_float64=self.spec.dtype == "float64", dims=dims_of(args),
-                      name=self.subject)
+                      name=self.answer_label)
         return None if cmp.ok else cmp
 
     def failure_message(self, failures, actuals, expecteds, inputs) -> str:
@@ -238,7 +248,7 @@ class CallCheck(Check):
         if isinstance(verdict, str):
             return verdict if n == 1 else f"{verdict} (at {show_args(args)}; wrong at {k} of {n} inputs)"
         where = "at every point" if k == n and n > 1 else (f"at {k} of {n} points" if n > 1 else "")
-        head = f"{self.subject} is wrong" + (f" {where}" if where else "") + "."
+        head = f"{self.answer_label} is wrong" + (f" {where}" if where else "") + "."
         lines = [head, f"At {show_args(args)}: {verdict.message}"]
         mistake = self.known_mistake(failures)
         if mistake:
@@ -294,17 +304,18 @@ class CallCheck(Check):
                         problems.append(f"{label}: analytic `{self.spec.analytic}` disagrees with {backend_name} "
                                         f"autodiff of `{self.spec.function}` at {show_args(args)}: {cmp.message}")
                         break
+        from adgrade.checks.base import _from_toml
+
         for example in self.spec.examples:
-            args = tuple(np.float64(a) if isinstance(a, (int, float)) else np.asarray(a, dtype=float)
-                         for a in example["args"])
             try:
+                args = tuple(np.float64(a) if isinstance(a, (int, float)) else _from_toml(a) for a in example["args"])
                 got = self.expected_value(args)
             except Exception as exc:
                 problems.append(f"{label}: the expected side raised {type(exc).__name__} on example "
                                 f"{example['args']}: {exc}")
                 continue
             want = example["value"]
-            cmp = compare(got, np.asarray(want, dtype=float) if not isinstance(want, (int, float)) else float(want),
+            cmp = compare(got, float(want) if isinstance(want, (int, float)) else _from_toml(want),
                           rtol=1e-7, atol=1e-8, name="expected value")
             if not cmp.ok:
                 problems.append(f"{label}: example {example['args']} should give {want}: {cmp.message}")
