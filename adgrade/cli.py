@@ -98,7 +98,8 @@ def list_cmd() -> None:
 @click.argument("submission", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-a", "--assignment", help="Assignment name (see `adgrade list`) or a problem-set folder.")
 @click.option("--format", "fmt", type=click.Choice(list(REPORT_FORMATS)), default="text", show_default=True,
-              help="Output format; json follows the report contract; gradescope is a results.json; junit is XML.")
+              help="Output format; json follows the report contract; gradescope is a results.json; junit is XML; "
+                   "markdown suits GitHub summaries; classroom is GitHub Classroom's autograding result.")
 @click.option("--only", multiple=True, metavar="PROBLEM", help="Grade only this problem (repeatable).")
 @click.option("--time-limit", type=float, help="Seconds for each question's cells and each check call.")
 @click.option("--memory-limit", type=int, help="Memory limit of the submission's process, in MB.")
@@ -107,10 +108,27 @@ def list_cmd() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report here.")
 @click.option("--sandbox", type=click.Choice(SANDBOX_MODES), default="auto", show_default=True,
               help="How the submission's process is confined: auto (bwrap where available), bwrap, none.")
+@click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also append the report as Markdown to FILE (in GitHub Actions: \"$GITHUB_STEP_SUMMARY\").")
+@click.option("--classroom-output", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also append GitHub Classroom's autograding result (result=BASE64) to FILE "
+                   "(in GitHub Actions: \"$GITHUB_OUTPUT\").")
+@click.option("--watch", is_flag=True, help="Grade again whenever SUBMISSION is saved and show what changed, "
+                                            "until Ctrl-C.")
+@click.option("--watch-max-runs", type=click.IntRange(min=1), hidden=True)
+@click.option("--watch-interval", type=click.FloatRange(min=0.01), default=0.5, hidden=True)
 def check(submission: Path, assignment: str | None, fmt: str, only: tuple[str, ...], time_limit: float | None,
           memory_limit: int | None, include_hidden: bool, verbose: bool, output: Path | None,
-          sandbox: str = "auto") -> None:
-    """Grade one SUBMISSION (.py or .ipynb) and explain every failure."""
+          sandbox: str = "auto", summary: Path | None = None, classroom_output: Path | None = None,
+          watch: bool = False, watch_max_runs: int | None = None, watch_interval: float = 0.5) -> None:
+    """Grade one SUBMISSION (.py or .ipynb) and explain every failure.
+
+    With --watch it stays, grades again each time the file is saved and prints only what
+    changed (problems whose score or status moved, new and fixed failures); Ctrl-C ends it
+    with the exit code of the last grading.
+    """
+    if watch and fmt != "text":
+        raise UsageProblem("--watch shows the report as text; leave out --format (use -o FILE for a JSON copy)")
     from adgrade.engine import GradeOptions, grade_submission, guess_assignment
     from adgrade.report import renderer
 
@@ -132,25 +150,77 @@ def check(submission: Path, assignment: str | None, fmt: str, only: tuple[str, .
         _stderr(f"Grading as assignment {spec.name} ({why}); pass -a to choose another.")
     options = GradeOptions(only=list(only) or None, include_hidden=include_hidden, time_limit=time_limit,
                            memory_limit_mb=memory_limit, launcher_factory=_launcher_factory(sandbox))
-    try:
-        report = grade_submission(submission, spec, options)
-    except ValueError as exc:  # --only naming a problem that does not exist
-        raise UsageProblem(str(exc)) from None
-    except SpecError as exc:
-        raise _fail_spec(exc) from None
-    if fmt == "text":
-        from adgrade.report.terminal import build
-        from rich.console import Console
 
-        Console(highlight=False).print(build(report, verbose))
-        text = None
+    def grade_once():
+        try:
+            return grade_submission(submission, spec, options)
+        except ValueError as exc:  # --only naming a problem that does not exist
+            raise UsageProblem(str(exc)) from None
+        except SpecError as exc:
+            raise _fail_spec(exc) from None
+
+    def write_files(report, text: str | None) -> None:
+        if output:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text if text is not None else renderer("json")(report), encoding="utf-8")
+        if summary:
+            _append(summary, renderer("markdown")(report) + "\n")
+        if classroom_output:
+            from adgrade.report.classroom import classroom_output as result_line
+
+            _append(classroom_output, result_line(report))
+
+    def show(report) -> None:
+        if fmt == "text":
+            from adgrade.report.terminal import print_text
+
+            print_text(report, verbose)
+            text = None
+        else:
+            text = renderer(fmt)(report)
+            if output and fmt == "html":  # a page of inline images: to the file only
+                _stderr(f"Wrote {output}: {report.score:g} / {report.max_score:g} ({report.status}).")
+            else:
+                click.echo(text)
+        write_files(report, text)
+
+    if watch:
+        report = _watch(submission, grade_once, show, write_files, watch_interval, watch_max_runs)
     else:
-        text = renderer(fmt)(report)
-        click.echo(text)
-    if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text if text is not None else renderer("json")(report), encoding="utf-8")
+        report = grade_once()
+        show(report)
     sys.exit(report.exit_code)
+
+
+def _append(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _watch(submission: Path, grade_once, show, write_files, interval: float, max_runs: int | None):
+    """check --watch: the first report in full, then what changed after each save (adgrade/watch.py)."""
+    import time
+
+    from adgrade.report.escape import neutralise_commands
+    from adgrade.watch import render_changes, watch
+
+    def waiting() -> None:
+        _stderr(f"Watching {submission} for changes (Ctrl-C to stop)...")
+
+    def changes(found, report) -> None:
+        click.echo(neutralise_commands(render_changes(found, report, time.strftime("[%H:%M:%S]"))), nl=False)
+        sys.stdout.flush()
+        write_files(report, None)
+
+    def first(report) -> None:
+        show(report)
+        sys.stdout.flush()
+
+    report = watch(submission, grade_once, first, changes, interval=interval, max_runs=max_runs,
+                   on_waiting=waiting)
+    _stderr(f"Stopped watching: {report.score:g} / {report.max_score:g} {report.status}.")
+    return report
 
 
 @main.command()
@@ -351,6 +421,50 @@ def export_cmd(out: Path, formats: tuple[str, ...], hidden_visibility: str) -> N
         _stderr(f"{fmt}: " + ", ".join(str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else ""))
 
 
+@main.command("report")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["html"]), default="html", show_default=True,
+              help="What to write: html is one self-contained page (charts and tables, no scripts).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write it [default: OUT/class.html, or REPORT.html beside a report].")
+def report_cmd(source: Path, fmt: str, output: Path | None) -> None:
+    """Write a report people read: SOURCE is a results folder of `adgrade grade` (the class report:
+    score histogram, pass rate per problem, the most common failures, every student) or one
+    report JSON file (that submission's page)."""
+    import json
+
+    from adgrade import batch
+
+    if source.is_dir():
+        from adgrade.report.class_html import render_class_html
+
+        reports = batch.load_reports(source)
+        if not reports:
+            raise UsageProblem(f"{batch.reports_dir(source)}: no reports (grade first: adgrade grade ... "
+                               f"--out {source})")
+        output = output or source / "class.html"
+        # the links to the JSON reports are relative: only where the page sits in the results folder
+        here = output.resolve().parent == source.resolve()
+        text = render_class_html(batch.summarize(reports), reports, reports_href="reports" if here else None)
+        what = f"the class report of {len(reports)} submission(s)"
+    else:
+        from adgrade.report.html import render_html
+
+        try:
+            data = json.loads(source.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or "problems" not in data:
+                raise ValueError("not a report (no problems)")
+            report = batch.report_from_dict(data)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UsageProblem(f"{source}: cannot read it as a report: {exc}") from None
+        text = render_html(report)
+        output = output or source.with_suffix(".html")
+        what = f"the report of {report.submission}"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    batch.write_atomic(output, text)
+    _stderr(f"Wrote {output}: {what}.")
+
+
 @main.command("init")
 @click.argument("assignment")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
@@ -387,6 +501,51 @@ def export_student_cmd(assignment: str, dest: Path, notebook: bool) -> None:
     for path in written:
         _stderr(f"wrote {path}")
     _stderr(f"Students check their work with: adgrade check {written[-1].name} -a problems/{spec.name}")
+
+
+@main.group("ci")
+def ci_group() -> None:
+    """Continuous integration for assignment repositories (one per student, GitHub Classroom style)."""
+
+
+@ci_group.command("init")
+@click.argument("repo", default=".", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("-a", "--assignment", help="The problem set's name: REPO/problems/NAME [default: the only one there].")
+@click.option("--submission", metavar="FILE", help="The graded file, in REPO [default: the starter "
+                                                   "`adgrade export-student` wrote, e.g. jax_nn.py].")
+@click.option("--install", default="adgrade", show_default=True, metavar="REQUIREMENT",
+              help='What pip installs after torch==2.13.0, e.g. "adgrade @ git+https://github.com/ORG/adgrade".')
+@click.option("--python", "python_version", default="3.11", show_default=True, help="The Python version CI uses.")
+@click.option("--classroom", is_flag=True, help="Also report the score to GitHub Classroom "
+                                                "(classroom-resources/autograding-grading-reporter).")
+@click.option("--time-limit", type=float, help="Seconds for each question's cells and each check call.")
+@click.option("--force", is_flag=True, help="Replace an existing .github/workflows/adgrade.yml.")
+def ci_init_cmd(repo: Path, assignment: str | None, submission: str | None, install: str, python_version: str,
+                classroom: bool, time_limit: float | None, force: bool) -> None:
+    """Write REPO/.github/workflows/adgrade.yml: GitHub Actions grades the submission on every push.
+
+    REPO is an assignment repository made by `adgrade export-student`. The job installs
+    torch==2.13.0 (CPU) and adgrade, runs `adgrade check` (JUnit XML kept as an artifact, the
+    table of problems on the run's summary page) and fails exactly when that command does.
+    """
+    from adgrade.ci import CIError, WorkflowSettings, find_assignment, submission_in_repo, write_workflow
+    from adgrade.spec import parse_assignment
+
+    try:
+        name = find_assignment(repo, assignment)
+        parse_assignment(repo / "problems" / name)  # the copy must load here, not only in CI
+        graded, warning = submission_in_repo(repo, submission, name)
+        if warning:
+            _stderr(f"warning: {warning}")
+        settings = WorkflowSettings(assignment=name, submission=graded, install=install, python=python_version,
+                                    classroom=classroom, time_limit=time_limit)
+        path = write_workflow(repo, settings, force=force)
+    except CIError as exc:
+        raise UsageProblem(str(exc)) from None
+    except SpecError as exc:
+        raise _fail_spec(exc) from None
+    _stderr(f"Wrote {path}: every push grades {graded} against problems/{name}. Try its grading step here:")
+    _stderr(f"  cd {repo} && adgrade check {graded} -a problems/{name}")
 
 
 if __name__ == "__main__":

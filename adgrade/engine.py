@@ -113,7 +113,9 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
     setup_failures = _cell_failures(cells, job, outcome, question=None)
     report.notes.extend(setup_failures)
     for problem, checks in the_plan.problems:
-        result = ProblemResult(problem.id, problem.title, problem.bonus, problem.points)
+        # hidden checks that did not run are out of the maximum too: a student's own check is out of what it ran
+        not_run = sum(c.points or 0.0 for c in problem.checks if c.hidden and not options.include_hidden)
+        result = ProblemResult(problem.id, problem.title, problem.bonus, problem.points - not_run)
         cell_notes = _cell_failures(cells, job, outcome, question=problem.id)
         result.notes.extend(cell_notes)
         if problem.id in unmarked:

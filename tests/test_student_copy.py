@@ -85,6 +85,7 @@ def test_hidden_checks_are_left_out_and_announced(tmp_path):
     # the instructor's own check of the original skips the hidden check unless asked
     report = grade_submission(sub, load_assignment(src), GradeOptions(only=["p3"], include_hidden=False))
     assert report.hidden_not_run == 1 and report.problems[0].checks == []
+    assert report.problems[0].max_score == 0 and report.problems[0].status == "passed"  # not failed for what did not run
 
 
 def test_toml_writer_round_trips():

@@ -12,6 +12,9 @@ FORMATS: dict[str, str] = {
     "gradescope": "adgrade.report.gradescope:render_gradescope",
     "junit": "adgrade.report.junit:render_junit",
     "csv": "adgrade.report.csv_report:render_csv",
+    "markdown": "adgrade.report.markdown:render_markdown",
+    "classroom": "adgrade.report.classroom:render_classroom",
+    "html": "adgrade.report.html:render_html",
 }
 
 
