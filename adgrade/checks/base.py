@@ -139,6 +139,21 @@ class Check:
         """Problems with the expected side (analytic vs autodiff, examples); [] when sound."""
         return []
 
+    # -- the problem set's own words ------------------------------------------------------
+    def error_hint(self, error: dict | None) -> str:
+        """`hints = [{error = REGEX, message}]`: added to the explanation of a matching exception."""
+        import re
+
+        text = f"{(error or {}).get('type', '')}: {(error or {}).get('message', '')}"
+        for hint in self.spec.hints:
+            if "error" in hint and re.search(hint["error"], text, flags=re.IGNORECASE):
+                return "\n  Hint: " + hint["message"]
+        return ""
+
+    def when_hint(self, when: str) -> str:
+        """`hints = [{when = SITUATION, message}]`: a plugin kind's named situations (constant, nonfinite...)."""
+        return " ".join(h["message"] for h in self.spec.hints if h.get("when") == when)
+
     # -- results ------------------------------------------------------------------------
     def result(self, status: str, message: str = "", fraction: float | None = None, **details: Any) -> CheckResult:
         points = float(self.spec.points or 0.0)

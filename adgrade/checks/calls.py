@@ -156,15 +156,20 @@ class CallCheck(Check):
                 self._expected = [self.expected_value(args) for args in self.inputs()]
 
     # -- judging ------------------------------------------------------------------------------
-    def judge(self, answers: list) -> CheckResult:
-        inputs = self.inputs()
+    def precheck(self, answers: list) -> CheckResult | None:
+        """A verdict before any comparison: the process failed, or the calls broke the question's rules."""
         self.prepare()
         problem = self.process_failure(answers)
         if problem is not None:
             return problem
         forbidden = self.forbidden_calls(answers)
-        if forbidden:
-            return self.result("failed", forbidden)
+        return self.result("failed", forbidden) if forbidden else None
+
+    def judge(self, answers: list) -> CheckResult:
+        inputs = self.inputs()
+        early = self.precheck(answers)
+        if early is not None:
+            return early
         failures: list[tuple[tuple, Any, Any, Comparison | str]] = []
         actuals, expecteds = [], []
         for args, answer, expected in zip(inputs, answers, self._expected):
@@ -199,16 +204,6 @@ class CallCheck(Check):
                                    + explain_error(answer.error) + self.error_hint(answer.error))
             return self.result("error", f"{self.subject} on {show_args(args)}: {answer.message}")
         return None
-
-    def error_hint(self, error: dict | None) -> str:
-        """The problem set's own words for an exception it expects students to meet."""
-        import re
-
-        text = f"{(error or {}).get('type', '')}: {(error or {}).get('message', '')}"
-        for hint in self.spec.hints:
-            if "error" in hint and re.search(hint["error"], text, flags=re.IGNORECASE):
-                return "\n  Hint: " + hint["message"]
-        return ""
 
     def forbidden_calls(self, answers: list) -> str:
         calls = sorted({c for a in answers for c in a.autodiff_calls})

@@ -610,19 +610,12 @@ class ConvergenceCheck(CallCheck):
 
     # -- judging ------------------------------------------------------------------------------
     def judge(self, answers: list):
-        self.prepare()
-        problem = self.process_failure(answers)
-        if problem is not None:
-            return problem
-        forbidden = self.forbidden_calls(answers)
-        if forbidden:
-            return self.result("failed", forbidden)
+        early = self.precheck(answers)
+        if early is not None:
+            return early
         if self.trained:
             return self._judge_trained(answers)
         return self._judge_iterated(answers)
-
-    def when_hint(self, when: str) -> str:
-        return " ".join(h["message"] for h in self.spec.hints if h.get("when") == when)
 
     # (a) trained, judged on held-out data
     def _judge_trained(self, answers: list):

@@ -446,15 +446,6 @@ class ModuleCheck(Check):
         return self.result("timeout" if answer.status == "timeout" else "error",
                            f"{self.built(args)}: {answer.message}")
 
-    def error_hint(self, error: dict | None) -> str:
-        import re
-
-        text = f"{(error or {}).get('type', '')}: {(error or {}).get('message', '')}"
-        for hint in self.spec.hints:
-            if "error" in hint and re.search(hint["error"], text, flags=re.IGNORECASE):
-                return "\n  Hint: " + hint["message"]
-        return ""
-
     # -- words -----------------------------------------------------------------------------
     def built(self, args: tuple, value: dict | None = None) -> str:
         ctor, init_args = self.split(args)

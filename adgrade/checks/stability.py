@@ -121,9 +121,6 @@ class StabilityCheck(CallCheck):
             lines.append(f"Hint: {hint}")
         return "\n".join(lines)
 
-    def when_hint(self, when: str) -> str:
-        return " ".join(h["message"] for h in self.spec.hints if h.get("when") == when)
-
 
 def _without_cause(verdict: Comparison) -> str:
     """compare's message without its generic "Likely cause" (the check gives a fuller one)."""
