@@ -284,7 +284,7 @@ def _opaque_hint(actual: Any) -> str:
     if name == "generator":
         return " A generator expression `(... for ...)` or a `yield` makes one; build a list `[... for ...]` or an array."
     if name in ("map", "filter", "zip", "range", "dict_values", "dict_keys", "dict_items"):
-        return f" Wrap it in list(...) or np.array(...)."
+        return " Wrap it in list(...) or np.array(...)."
     if name in ("function", "builtin_function_or_method", "method", "PjitFunction", "partial"):
         return " Did you return the function instead of calling it?"
     return ""

@@ -27,7 +27,6 @@ Spec fields: see docs/check-kinds/timing.md.
 from __future__ import annotations
 
 import math
-import re
 import time
 from typing import Any, ClassVar
 
@@ -300,7 +299,7 @@ class TimingCheck(Check):
             if data.get("point") is not None and self.scaling:
                 size = f" at size {size_text(self.scaling[data['point']])}"
             return self.result("error", f"`{data['label']}` raised an error while it was being timed{size}: "
-                               + explain_error(data["error"]) + self._hint("error", data["error"]))
+                               + explain_error(data["error"]) + self.error_hint(data["error"]))
         stats = analyse(data["times"], self.labels, self.better, self.scaling)
         stats["rounds"] = data["rounds"]
         stats["notes"] = data["notes"]
@@ -321,15 +320,6 @@ class TimingCheck(Check):
         if answer.status == "error":
             return self.result("error", f"timing {self.subject} raised an error: " + explain_error(answer.error))
         return self.result("error", f"timing {self.subject}: {answer.message}")
-
-    def _hint(self, when: str, error: dict | None = None) -> str:
-        text = f"{(error or {}).get('type', '')}: {(error or {}).get('message', '')}"
-        for hint in self.spec.hints:
-            if when == "error" and "error" in hint and re.search(hint["error"], text, flags=re.IGNORECASE):
-                return "\n  Hint: " + hint["message"]
-            if hint.get("when") == when:
-                return "\n  Hint: " + hint["message"]
-        return ""
 
     def _verdict(self, stats: dict, data: dict) -> CheckResult:
         a, b = self.labels
@@ -356,7 +346,8 @@ class TimingCheck(Check):
             lines.extend(f"Note: {n}" for n in data["notes"])
         if not (self.scored and self.better):
             lines.append("Reported, not scored.")
-        hint = self._hint(status) if status in ("failed", "inconclusive") else ""
+        hint = self.when_hint(status) if status in ("failed", "inconclusive") else ""
+        hint = f"\n  Hint: {hint}" if hint else ""
         details = {
             "labels": [a, b],
             "statistic": stats["statistic"],
