@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from adgrade import __version__
+from adgrade.report.escape import neutralise_json
 from adgrade.results import Report
 
 HIDDEN_VISIBILITIES = ("after_published", "after_due_date", "hidden")
@@ -71,4 +72,4 @@ def gradescope_dict(report: Report, hidden_visibility: str = "after_published") 
 
 
 def render_gradescope(report: Report, hidden_visibility: str = "after_published") -> str:
-    return json.dumps(gradescope_dict(report, hidden_visibility), indent=2, ensure_ascii=False)
+    return neutralise_json(json.dumps(gradescope_dict(report, hidden_visibility), indent=2, ensure_ascii=False))

@@ -2,7 +2,9 @@
 
 failed -> <failure>, error and timeout -> <error>, skipped -> <skipped>; warnings and
 inconclusive timings pass with the message in <system-out>. Scores are <properties>
-(score, max_score) of each testsuite and testcase, and of the whole.
+(score, max_score) of each testsuite and testcase, and of the whole. The text is printed in
+CI logs: a line-leading `::` and `##[` are written as character references (report/escape.py),
+so the XML carries no workflow command and parses to exactly the same data.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from adgrade.report.escape import neutralise_xml
 from adgrade.results import Report
 
 # characters XML 1.0 cannot hold (a student's output may print anything)
@@ -82,4 +85,4 @@ def junit_element(report: Report, name: str | None = None) -> ET.Element:
 def render_junit(report: Report, name: str | None = None) -> str:
     element = junit_element(report, name)
     ET.indent(element)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(element, encoding="unicode")
+    return neutralise_xml('<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(element, encoding="unicode"))

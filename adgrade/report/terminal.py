@@ -1,8 +1,13 @@
-"""Rich terminal output: a table of problems, each failing check with its message, the total."""
+"""Rich terminal output: a table of problems, each failing check with its message, the total.
+
+What is written passes through `neutralise_commands` after wrapping, so no line of it (a
+student's exception message included) can pass for a CI workflow command.
+"""
 
 from __future__ import annotations
 
 import io
+import sys
 
 from rich.console import Console, Group
 from rich.markup import escape
@@ -10,6 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from adgrade.report.escape import neutralise_commands
 from adgrade.results import Report
 
 STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "red", "skipped": "dim",
@@ -71,4 +77,14 @@ def render_text(report: Report, verbose: bool = False, width: int | None = None,
     console = Console(file=buffer, width=width or 100, force_terminal=color, color_system="auto" if color else None,
                       highlight=False)
     console.print(build(report, verbose))
-    return buffer.getvalue()
+    return neutralise_commands(buffer.getvalue())
+
+
+def print_text(report: Report, verbose: bool = False, console: Console | None = None) -> None:
+    """Print the report on the terminal (colours where it is one), neutralised like render_text."""
+    console = console or Console(highlight=False)
+    with console.capture() as capture:
+        console.print(build(report, verbose))
+    out = console.file if console.file is not None else sys.stdout
+    out.write(neutralise_commands(capture.get()))
+    out.flush()
