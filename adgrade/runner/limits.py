@@ -13,7 +13,8 @@ class Limits:
     memory_mb: int = 4096  # address space; JAX and torch start well inside 2 GB
     cpu_seconds: int = 600  # whole process, all questions together
     file_size_mb: int = 64
-    processes: int = 256  # only enforced for non-root users (Linux ignores RLIMIT_NPROC for root)
+    processes: int = 256  # RLIMIT_NPROC (tasks: threads count): Linux ignores it for root, so the sandbox
+    #                       runs children as an unprivileged user id (runner/sandbox.py)
     open_files: int = 256
     threads: int = 1  # BLAS / OpenMP / XLA threads: results and timings reproducible, batches parallel
 
@@ -32,7 +33,8 @@ def set_child_limits(limits: Limits) -> None:
         soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
-        resource.setrlimit(which, (value, value if hard == resource.RLIM_INFINITY else hard))
+        # the hard limit too: a soft one alone, the student's code could raise again
+        resource.setrlimit(which, (value, value))
 
     cap(resource.RLIMIT_AS, limits.memory_mb * 2**20)
     cap(resource.RLIMIT_CPU, limits.cpu_seconds)
@@ -41,6 +43,16 @@ def set_child_limits(limits: Limits) -> None:
     cap(resource.RLIMIT_CORE, 0)
     if os.geteuid() != 0:
         cap(resource.RLIMIT_NPROC, limits.processes)
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become an unprivileged user id (the sandbox, run as root): no capabilities left, and
+    RLIMIT_NPROC then bounds its processes (Linux never applies it to root)."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if os.geteuid() != uid or os.getegid() != gid:
+        raise OSError(f"could not become user {uid}")
 
 
 def child_environment(scratch: Path, threads: int = 1) -> dict[str, str]:

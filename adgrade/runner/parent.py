@@ -31,6 +31,7 @@ class CellOutcome:
     status: str  # ok | error | timeout | crashed | skipped
     error: dict | None = None
     message: str = ""
+    seconds: float = 0.0  # from cell_start to cell_end, as the parent saw it
 
 
 @dataclass
@@ -112,19 +113,89 @@ class OutputCapture(threading.Thread):
         return head + f"\n[... {skipped} bytes of output not shown ...]\n" + self.tail.decode("utf-8", "replace")
 
 
+class ChildHandle:
+    """What `_Attempt` needs of a started child: its exit status, and a way to kill all it started.
+
+    `subprocess.Popen` (wrapped by `PopenHandle`) is one; a child forked by a
+    fork server, which is not our own child, is another (forkserver.ForkedChild).
+    """
+
+    pid: int | None
+
+    def poll(self) -> int | None:
+        """The return code (negative: killed by that signal), or None while it runs."""
+        raise NotImplementedError
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the exit; subprocess.TimeoutExpired when it does not come in time."""
+        raise NotImplementedError
+
+    def kill_group(self) -> None:
+        """SIGKILL the child's process group (its pid is the group's id); quiet when gone."""
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        self.kill_group()
+
+
+class PopenHandle(ChildHandle):
+    def __init__(self, proc: subprocess.Popen, *, decode_shell_status: bool = False):
+        self.proc = proc
+        self.pid = proc.pid
+        # bubblewrap's exit code is 128 + N when the child was killed by signal N
+        self.decode_shell_status = decode_shell_status
+
+    def _code(self, code: int | None) -> int | None:
+        if code is not None and self.decode_shell_status and 128 < code < 128 + 65:
+            return -(code - 128)
+        return code
+
+    def poll(self) -> int | None:
+        return self._code(self.proc.poll())
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        return self._code(self.proc.wait(timeout=timeout))
+
+    def kill_group(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+
+
+def as_handle(proc: Any) -> ChildHandle:
+    return PopenHandle(proc) if isinstance(proc, subprocess.Popen) else proc
+
+
 class Launcher:
-    """Starts one child process for a job. Subclasses add a sandbox or a fork server."""
+    """Starts one child process for a job. Subclasses add a sandbox or a fork server.
+
+    `start` returns a `subprocess.Popen` or a `ChildHandle`. Optional hooks:
+    `prepare(job)` is called once before the first start (a fork server picks
+    the frameworks to preload); `scratch_parent` names the folder the runner
+    makes the scratch folder in (one the sandbox can see).
+    """
 
     name = "process"
+    scratch_parent: str | None = None
 
     def __init__(self, limits: Limits):
         self.limits = limits
+
+    def prepare(self, job: "Job") -> None:
+        pass
 
     def command(self, in_fd: int, out_fd: int, scratch: Path) -> list[str]:
         return [sys.executable, "-I", "-m", "adgrade.runner.child", str(in_fd), str(out_fd),
                 "--limits", self.limits.to_arg()]
 
-    def start(self, scratch: Path) -> tuple[subprocess.Popen, int, int, int]:
+    def start(self, scratch: Path) -> tuple[subprocess.Popen | ChildHandle, int, int, int]:
         """Return (process, fd to write the setup to, fd to read frames from, fd of its output)."""
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
@@ -164,7 +235,11 @@ class ProcessRunner:
         questions_of = {q: reqs for q, reqs in job.requests.items()}
         max_restarts = len(job.cell_time_limit) + len(job.request_time_limit) + 2
         captures = []
-        with tempfile.TemporaryDirectory(prefix="adgrade-scratch-") as scratch:
+        prepare = getattr(self.launcher, "prepare", None)
+        if prepare is not None:
+            prepare(job)
+        parent = getattr(self.launcher, "scratch_parent", None)
+        with tempfile.TemporaryDirectory(prefix="adgrade-scratch-", dir=parent, ignore_cleanup_errors=True) as scratch:
             while True:
                 state = _Attempt(self, job, Path(scratch), skip_cells, done, outcome)
                 captures.append(state.capture)
@@ -196,13 +271,19 @@ class _Attempt:
         self.skip_cells = skip_cells
         self.done = done
         self.outcome = outcome
-        self.proc, self.setup_fd, self.frames_fd, out_fd = runner.launcher.start(scratch)
+        proc, self.setup_fd, self.frames_fd, out_fd = runner.launcher.start(scratch)
+        self.proc: ChildHandle = as_handle(proc)
         self.capture = OutputCapture(out_fd)
         self.capture.start()
         self.reader = protocol.FrameReader()
         self.phase: tuple[str, Any] = ("setup", None)
         self.phase_started = time.monotonic()
         self.deadline = self.phase_started + job.setup_time_limit
+        # Every step has its own deadline, restarted by the child's frames; a child that forges frames to
+        # restart them forever still meets this one: no honest life of the process lasts longer.
+        self.budget = 2 * job.setup_time_limit + sum(job.cell_time_limit.values()) + sum(
+            job.request_time_limit.values())
+        self.hard_deadline = self.phase_started + self.budget
 
     def go(self) -> bool:
         """True when the child finished its schedule; False when it must be restarted."""
@@ -234,7 +315,13 @@ class _Attempt:
 
     def _watch(self) -> bool:
         while True:
-            timeout = self.deadline - time.monotonic()
+            now = time.monotonic()
+            if now >= self.hard_deadline:
+                self._failed("timeout")
+                self.outcome.fatal = (f"the submission's process ran longer than all its time limits together "
+                                      f"({self.budget:.0f} s); grading stopped")
+                return False
+            timeout = min(self.deadline, self.hard_deadline) - now
             if timeout <= 0:
                 return self._failed("timeout")
             ready, _, _ = select.select([self.frames_fd], [], [], min(timeout, 1.0))
@@ -253,6 +340,8 @@ class _Attempt:
             for frame in frames:
                 if self._on_frame(frame):
                     return True
+            if self.reader.error is not None:  # a bad frame after good ones: blame the step it came in
+                return self._failed("crashed", f"sent something the grader cannot read ({self.reader.error})")
 
     def _on_frame(self, frame: dict) -> bool:
         event = frame.get("event")
@@ -266,22 +355,24 @@ class _Attempt:
         elif event == "cell_end":
             index = frame.get("index")
             error = frame.get("error") if isinstance(frame.get("error"), dict) else None
-            self.outcome.cells[index] = CellOutcome(index, "error" if error else "ok", error)
+            seconds = now - self.phase_started if self.phase == ("cell", index) else 0.0
+            self.outcome.cells[index] = CellOutcome(index, "error" if error else "ok", error, seconds=seconds)
             self._phase(("idle", None), now, self.job.setup_time_limit)
         elif event == "request_start":
             rid = str(frame.get("id"))
             self._phase(("request", rid), now, self.job.request_time_limit.get(rid, 10.0))
         elif event == "answer":
-            self._on_answer(frame)
-            self._phase(("idle", None), now, self.job.setup_time_limit)
+            if self.phase == ("request", str(frame.get("id"))):
+                self._on_answer(frame)
+                self._phase(("idle", None), now, self.job.setup_time_limit)
         elif event == "finished":
             return True
         return False
 
     def _on_answer(self, frame: dict) -> None:
         rid = str(frame.get("id"))
-        if rid not in self.job.request_time_limit or rid in self.outcome.answers:
-            return  # not a request of ours, or answered already: a forged frame changes nothing
+        if rid not in self.job.request_time_limit or rid in self.outcome.answers or self.phase != ("request", rid):
+            return  # not the request being answered, or answered already: a forged frame changes nothing
         calls = [str(c)[:80] for c in frame.get("autodiff_calls", [])[:50] if isinstance(c, str)]
         seconds = float(frame.get("seconds") or 0.0) if isinstance(frame.get("seconds"), (int, float)) else 0.0
         if frame.get("ok"):
@@ -346,19 +437,13 @@ class _Attempt:
 
     def _kill(self) -> None:
         if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            self.proc.kill_group()
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
         # anything the student left in its process group goes too
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        self.proc.kill_group()
 
 
 def describe_exit(code: int | None, limits: Limits) -> str:

@@ -234,25 +234,35 @@ class FrameReader:
     def __init__(self, max_bytes: int = MAX_FRAME_BYTES + 2**20):
         self.buffer = bytearray()
         self.max_bytes = max_bytes
+        self.error: ProtocolError | None = None
 
     def feed(self, chunk: bytes) -> list[dict]:
+        """The complete frames so far. A malformed frame raises ProtocolError, but only after the good
+        frames before it (in the same chunk) have been returned: the error comes on the next call."""
+        if self.error is not None:
+            raise self.error
         self.buffer += chunk
         frames = []
-        while len(self.buffer) >= _HEADER.size:
-            (length,) = _HEADER.unpack_from(self.buffer)
-            if length > self.max_bytes:
-                raise ProtocolError(f"frame of {length} bytes is larger than the limit")
-            if len(self.buffer) < _HEADER.size + length:
-                break
-            payload = bytes(self.buffer[_HEADER.size:_HEADER.size + length])
-            del self.buffer[:_HEADER.size + length]
-            try:
-                message = json.loads(payload)
-            except ValueError as exc:
-                raise ProtocolError(f"frame is not JSON: {exc}") from None
-            if not isinstance(message, dict):
-                raise ProtocolError("frame is not an object")
-            frames.append(message)
+        try:
+            while len(self.buffer) >= _HEADER.size:
+                (length,) = _HEADER.unpack_from(self.buffer)
+                if length > self.max_bytes:
+                    raise ProtocolError(f"frame of {length} bytes is larger than the limit")
+                if len(self.buffer) < _HEADER.size + length:
+                    break
+                payload = bytes(self.buffer[_HEADER.size:_HEADER.size + length])
+                del self.buffer[:_HEADER.size + length]
+                try:
+                    message = json.loads(payload)
+                except ValueError as exc:
+                    raise ProtocolError(f"frame is not JSON: {exc}") from None
+                if not isinstance(message, dict):
+                    raise ProtocolError("frame is not an object")
+                frames.append(message)
+        except ProtocolError as exc:
+            if not frames:
+                raise
+            self.error = exc
         return frames
 
 

@@ -1,0 +1,760 @@
+"""A warm process that forks one fresh child per run: the frameworks' import is paid once.
+
+Isolation is not traded for speed: every run still gets its own process, forked
+from a clean server that has imported what the assignment needs (NumPy,
+autograd, JAX *without* starting its backend, torch, adgrade.runner.child) and
+has run no student code and no computation. The forked child then becomes a
+fresh submission process of its own: its own session and process group, only
+its three pipes open, its own environment, working folder, user id (in the
+sandbox, as root) and rlimits, before `child.serve` reads its setup.
+
+Two halves live here:
+
+* the server (`python -I -m adgrade.runner.forkserver CONTROL_FD ...`), which
+  may itself run inside bubblewrap so that every child it forks is sandboxed;
+* the grader's side: `ForkServer` (starts and talks to one server),
+  `ForkedChild` (the handle `_Attempt` watches: poll / wait / kill_group) and
+  `ForkServerLauncher`.
+
+Control channel: a SOCK_SEQPACKET socket pair; one JSON object per message;
+the child's three pipe ends travel with a "spawn" request as SCM_RIGHTS. The
+server answers "spawned" (the child's pid as the server sees it) and, when it
+has reaped the child, "exit" with a Popen-style return code (negative: killed
+by that signal). "kill" asks it to SIGKILL a child's process group; after a
+child ends, its process group is killed, and, in the sandbox, every process
+left with its user id (one that escaped the group with setsid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import gc
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from adgrade.runner.limits import Limits, child_environment
+from adgrade.runner.parent import Launcher, OutputCapture
+
+#: the child's fixed descriptors: 0 /dev/null, 1 and 2 its output pipe, then these two
+CHILD_IN_FD = 3
+CHILD_OUT_FD = 4
+_MAX_MESSAGE = 1 << 20
+
+
+# =====================================================================================
+# the server
+# =====================================================================================
+
+def _prctl_dumpable(on: bool) -> None:
+    """Non-dumpable: a child with the server's user id cannot ptrace or read the server's memory."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 1 if on else 0, 0, 0, 0)  # PR_SET_DUMPABLE
+    except Exception:
+        pass
+
+
+def preload(backends: Iterable[str]) -> None:
+    """Import what the children will need, exactly as their `prepare` would, with no computation."""
+    from adgrade.backends import get_backend
+
+    for name in backends:
+        get_backend(name).load()
+    # the child's own code and what it uses at once
+    import traceback  # noqa: F401
+    import textwrap  # noqa: F401
+
+    import adgrade.runner.child  # noqa: F401
+    import adgrade.runner.limits  # noqa: F401
+
+
+class _Server:
+    def __init__(self, sock: socket.socket, uid: int | None, gid: int | None, sweep: bool):
+        self.sock = sock
+        self.uid = uid
+        self.gid = gid if gid is not None else uid
+        self.sweep = sweep  # kill every process of the children's user id after a child ends
+        self.children: dict[int, Any] = {}  # pid -> request id
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+
+    def send(self, message: dict) -> None:
+        try:
+            self.sock.send(json.dumps(message).encode())
+        except OSError:
+            pass
+
+    def serve(self) -> None:
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        import select
+
+        while True:
+            try:
+                ready, _, _ = select.select([self.sock, self.wake_r], [], [], 1.0)
+            except InterruptedError:
+                ready = []
+            if self.wake_r in ready:
+                try:
+                    while os.read(self.wake_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+            self.reap()
+            if self.sock in ready:
+                try:
+                    data, fds, _, _ = socket.recv_fds(self.sock, _MAX_MESSAGE, 8)
+                except OSError:
+                    data, fds = b"", []
+                if not data:
+                    break  # the grader is gone
+                try:
+                    request = json.loads(data)
+                except ValueError:
+                    request = {}
+                op = request.get("op")
+                if op == "spawn" and len(fds) == 3:
+                    self.spawn(request, fds)
+                    continue
+                for fd in fds:
+                    os.close(fd)
+                if op == "kill":
+                    self.kill(request.get("id"))
+                elif op == "exit":
+                    break
+        self.shutdown()
+
+    def spawn(self, request: dict, fds: list[int]) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        gc.freeze()  # what the loop itself allocated since
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            for fd in fds:
+                os.close(fd)
+            self.send({"event": "failed", "id": request.get("id"), "error": f"fork failed: {exc}"})
+            return
+        if pid == 0:
+            code = 0
+            try:
+                _become_child(request, fds, self.uid, self.gid)
+            except BaseException:
+                code = 70
+                try:
+                    import traceback
+
+                    os.write(2, ("adgrade fork server: the child could not start:\n"
+                                 + traceback.format_exc()).encode("utf-8", "replace"))
+                except BaseException:
+                    pass
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                except BaseException:
+                    pass
+                os._exit(code)
+        for fd in fds:
+            os.close(fd)
+        self.children[pid] = request.get("id")
+        self.send({"event": "spawned", "id": request.get("id"), "pid": pid})
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid not in self.children:
+                continue  # an orphan of a child's (we are pid 1 in the sandbox), or a sweeper
+            rid = self.children.pop(pid)
+            self._kill_group(pid)
+            self._sweep()
+            self.send({"event": "exit", "id": rid, "pid": pid, "code": _returncode(status)})
+
+    def _settle(self, timeout: float = 3.0) -> None:
+        """In the sandbox's pid namespace, wait until no process but this server is left (reaping the
+        killed ones: a zombie still counts against RLIMIT_NPROC), sweeping again now and then."""
+        deadline = time.monotonic() + timeout
+        last_sweep = time.monotonic()
+        while time.monotonic() < deadline:
+            try:
+                while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                    pass
+            except ChildProcessError:
+                pass
+            try:
+                others = [n for n in os.listdir("/proc") if n.isdigit() and int(n) != os.getpid()]
+            except OSError:
+                return
+            if not others:
+                return
+            if time.monotonic() - last_sweep > 0.1:
+                self._sweep(settle=False)
+                last_sweep = time.monotonic()
+            time.sleep(0.005)
+
+    def kill(self, rid: Any) -> None:
+        for pid, other in list(self.children.items()):
+            if other == rid:
+                self._kill_group(pid)
+
+    @staticmethod
+    def _kill_group(pid: int) -> None:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _sweep(self, settle: bool = True) -> None:
+        """Kill what a child left behind outside its group (a setsid daemon, a fork bomb's remains)."""
+        if not self.sweep or self.children:
+            return  # a child still running has the same user id: it would go too (swept when the last ends)
+        if settle:
+            try:
+                self._sweep_once()
+            finally:
+                if os.getpid() == 1:  # the sandbox's pid namespace is ours alone
+                    self._settle()
+            return
+        self._sweep_once()
+
+    def _sweep_once(self) -> None:
+        try:
+            pid = os.fork()
+        except OSError:
+            return
+        if pid == 0:
+            try:
+                if self.uid is not None:
+                    os.setgroups([])
+                    os.setresgid(self.gid, self.gid, self.gid)
+                    os.setresuid(self.uid, self.uid, self.uid)
+                # every process this user id may signal, in the sandbox's pid namespace, except
+                # pid 1 (this server, when it shares the user id) and the sweeper itself
+                for _ in range(3):
+                    try:
+                        os.kill(-1, signal.SIGKILL)
+                    except ProcessLookupError:
+                        break
+            except BaseException:
+                pass
+            os._exit(0)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+    def shutdown(self) -> None:
+        for pid in list(self.children):
+            self._kill_group(pid)
+        deadline = time.monotonic() + 5
+        while self.children and time.monotonic() < deadline:
+            self.reap()
+            time.sleep(0.01)
+        self.children.clear()
+        self._sweep()
+
+
+def _returncode(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    return -signal.SIGKILL
+
+
+def _become_child(request: dict, fds: list[int], uid: int | None, gid: int | None) -> None:
+    """In the forked process: from a copy of the server to a fresh, limited submission process."""
+    in_fd, frames_fd, out_fd = fds
+    gc.enable()
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.setsid()  # its own session and process group: pgid == pid, a timeout kills all it started
+    # descriptors: 0 /dev/null, 1 and 2 the output pipe, 3 and 4 the frames; nothing else survives
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    high = max(fds + [devnull, 10]) + 1
+    in_fd, frames_fd, out_fd, devnull = (_fcntl_dup(fd, high) for fd in (in_fd, frames_fd, out_fd, devnull))
+    os.dup2(devnull, 0)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.dup2(in_fd, CHILD_IN_FD)
+    os.dup2(frames_fd, CHILD_OUT_FD)
+    os.closerange(CHILD_OUT_FD + 1, _max_fd())
+    for fd in (0, 1, 2, CHILD_IN_FD, CHILD_OUT_FD):
+        os.set_inheritable(fd, fd < 3)
+    # environment and working folder of its own
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
+    if uid is not None:
+        from adgrade.runner.limits import drop_privileges
+
+        drop_privileges(uid, gid if gid is not None else uid)
+    os.chdir(request.get("cwd") or "/")  # after the drop: the folder is the child's alone
+    _prctl_dumpable(True)
+    from adgrade.runner.limits import Limits as _Limits, set_child_limits
+
+    set_child_limits(_Limits.from_arg(request["limits"]))
+    _reseed()
+    sys.argv = ["-m"]
+    from adgrade.runner import child
+
+    child.serve(CHILD_IN_FD, CHILD_OUT_FD)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # like child.main: no interpreter teardown (student threads, atexit hooks)
+    os._exit(0)
+
+
+def _fcntl_dup(fd: int, low: int) -> int:
+    import fcntl
+
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low)
+    os.close(fd)
+    return new
+
+
+def _max_fd() -> int:
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if 0 < soft < 1 << 20 else 1 << 20
+
+
+def _reseed() -> None:
+    """A fresh process seeds its generators from the OS; so does a forked one."""
+    import random
+
+    random.seed()
+    np = sys.modules.get("numpy")
+    if np is not None:
+        try:
+            np.random.seed(None)
+        except Exception:
+            pass
+
+
+def server_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="adgrade.runner.forkserver")
+    parser.add_argument("control_fd", type=int)
+    parser.add_argument("--preload", default="")
+    parser.add_argument("--uid", type=int)
+    parser.add_argument("--gid", type=int)
+    parser.add_argument("--sweep", action="store_true")
+    args = parser.parse_args(argv)
+    sock = socket.socket(fileno=args.control_fd)
+    os.set_inheritable(args.control_fd, False)
+    # pid 1 in the sandbox ignores signals it has no handler for; SIGINT gets none either
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _prctl_dumpable(False)
+    started = time.perf_counter()
+    error = ""
+    # copy-on-write: no collections in the server (no freed holes), and everything imported frozen, so
+    # that a child's collections never write to the pages it shares with the server (Python's gc docs)
+    gc.disable()
+    try:
+        preload([b for b in args.preload.split(",") if b])
+    except BaseException as exc:  # the server still forks; each child reports the import error itself
+        error = f"{type(exc).__name__}: {exc}"
+    gc.freeze()
+    threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 0
+    message = {"event": "ready", "pid": os.getpid(), "seconds": time.perf_counter() - started,
+               "error": error, "threads": threads}
+    server = _Server(sock, args.uid, args.gid, args.sweep)
+    server.send(message)
+    server.serve()
+    return 0
+
+
+# =====================================================================================
+# the grader's side
+# =====================================================================================
+
+class ForkServerError(RuntimeError):
+    """The fork server could not be started or stopped answering."""
+
+
+class ForkedChild:
+    """A child forked by the server: the handle `_Attempt` watches (poll, wait, kill_group).
+
+    Not our own child, so no Popen: the server reports its exit status over the
+    control socket, and kills its process group on request (its pid is the
+    server's, which differs from ours inside the sandbox's pid namespace).
+    """
+
+    def __init__(self, server: "ForkServer", rid: int):
+        self.server = server
+        self.id = rid
+        self.pid: int | None = None
+        self.returncode: int | None = None
+        self.spawned = threading.Event()
+        self.done = threading.Event()
+        self.error = ""
+
+    # -- the interface of parent.ChildHandle ---------------------------------------
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        if not self.done.wait(timeout):
+            raise subprocess.TimeoutExpired(f"forked child {self.id}", timeout or 0)
+        return self.returncode
+
+    def kill_group(self) -> None:
+        if self.done.is_set():
+            return
+        if self.pid is not None and self.server.same_pid_namespace:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+                return
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.server.request({"op": "kill", "id": self.id})
+
+    kill = kill_group
+
+    # -- called by the reader ------------------------------------------------------
+    def _finish(self, code: int | None) -> None:
+        self.returncode = code
+        self.spawned.set()
+        self.done.set()
+
+
+class ForkServer:
+    """One server process (possibly inside bubblewrap) and the thread that reads its messages."""
+
+    def __init__(self, backends: Iterable[str] = (), *, wrap: Callable[[list[str]], list[str]] | None = None,
+                 uid: int | None = None, gid: int | None = None, sweep: bool = False,
+                 env: dict[str, str] | None = None, start_timeout: float = 180.0):
+        self.backends = tuple(backends)
+        self.uid = uid
+        self.gid = gid if gid is not None else uid
+        self.same_pid_namespace = wrap is None
+        self._lock = threading.Lock()  # the table of children
+        self._send_lock = threading.Lock()  # one message at a time on the socket
+        self._children: dict[int, ForkedChild] = {}
+        self._next_id = 0
+        self._closed = False
+        self.ready_info: dict = {}
+        parent_sock, server_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock = parent_sock
+        command = [sys.executable, "-I", "-m", "adgrade.runner.forkserver", str(server_sock.fileno()),
+                   "--preload", ",".join(self.backends)]
+        if uid is not None:
+            command += ["--uid", str(uid), "--gid", str(self.gid)]
+        if sweep:
+            command.append("--sweep")
+        if wrap is not None:
+            command = wrap(command)
+        out_r, out_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
+                pass_fds=(server_sock.fileno(),), env=env or child_environment(Path("/")),
+                cwd="/", start_new_session=True)
+        finally:
+            server_sock.close()
+            os.close(out_w)
+        self.capture = OutputCapture(out_r, keep=8 * 1024)
+        self.capture.start()
+        self._await_ready(start_timeout)
+        self._reader = threading.Thread(target=self._read_loop, name="adgrade-forkserver-reader", daemon=True)
+        self._reader.start()
+
+    # -- start-up ------------------------------------------------------------------
+    def _await_ready(self, timeout: float) -> None:
+        import select
+
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._abort()
+                raise ForkServerError(f"the fork server did not start within {timeout:.0f} s")
+            ready, _, _ = select.select([self.sock], [], [], min(left, 0.5))
+            if ready:
+                data = self.sock.recv(_MAX_MESSAGE)
+                if data:
+                    message = json.loads(data)
+                    if message.get("event") == "ready":
+                        self.ready_info = message
+                        return
+                self._abort()
+                raise ForkServerError("the fork server stopped while starting: " + self._output())
+            if self.proc.poll() is not None:
+                self._abort()
+                raise ForkServerError(f"the fork server exited with code {self.proc.returncode}: "
+                                      + self._output())
+
+    def _output(self) -> str:
+        self.capture.join(timeout=1)
+        return self.capture.text().strip()[-2000:] or "(no output)"
+
+    def _abort(self) -> None:
+        self._closed = True
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.sock.close()
+
+    # -- messages ------------------------------------------------------------------
+    def alive(self) -> bool:
+        return not self._closed and self.proc.poll() is None
+
+    def request(self, message: dict, fds: list[int] | None = None) -> None:
+        data = json.dumps(message).encode()
+        with self._send_lock:
+            if self._closed:
+                raise ForkServerError("the fork server is closed")
+            try:
+                if fds:
+                    socket.send_fds(self.sock, [data], fds)
+                else:
+                    self.sock.send(data)
+            except OSError as exc:
+                raise ForkServerError(f"the fork server is gone ({exc})") from None
+
+    def spawn(self, fds: list[int], *, cwd: str, env: dict[str, str], limits: Limits,
+              timeout: float = 30.0) -> ForkedChild:
+        with self._lock:
+            self._next_id += 1
+            handle = ForkedChild(self, self._next_id)
+            self._children[handle.id] = handle
+        self.request({"op": "spawn", "id": handle.id, "cwd": cwd, "env": env, "limits": limits.to_arg()}, fds)
+        if not handle.spawned.wait(timeout) or handle.error:
+            with self._lock:
+                self._children.pop(handle.id, None)
+            raise ForkServerError(handle.error or f"the fork server did not fork within {timeout:.0f} s")
+        if handle.done.is_set() and handle.pid is None:
+            raise ForkServerError("the fork server stopped")
+        return handle
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(_MAX_MESSAGE)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            try:
+                message = json.loads(data)
+            except ValueError:
+                continue
+            event = message.get("event")
+            with self._lock:
+                handle = self._children.get(message.get("id"))
+                if event == "exit":
+                    self._children.pop(message.get("id"), None)
+            if handle is None:
+                continue
+            if event == "spawned":
+                handle.pid = int(message["pid"])
+                handle.spawned.set()
+            elif event == "exit":
+                code = message.get("code")
+                handle._finish(int(code) if isinstance(code, int) else None)
+            elif event == "failed":
+                handle.error = str(message.get("error") or "the fork server could not fork")
+                handle._finish(None)
+        # the server is gone: its children are too (the sandbox's pid namespace) or soon will be
+        with self._lock:
+            self._closed = True
+            orphans = list(self._children.values())
+            self._children.clear()
+        for handle in orphans:
+            if handle.pid is not None and self.same_pid_namespace:
+                try:
+                    os.killpg(handle.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            handle._finish(None)
+
+    def close(self) -> None:
+        if self._closed and self.proc.poll() is not None:
+            return
+        try:
+            self.request({"op": "exit"})
+        except ForkServerError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._abort()
+        self._reader.join(timeout=2)
+
+
+class ForkServerLauncher(Launcher):
+    """Starts each child by asking a warm fork server (one per worker; see sandbox.launcher_factory).
+
+    `server_for(backends)` returns a live `ForkServer` that preloaded them; the
+    launcher asks for one when the runner tells it the job (`prepare`). If the
+    server cannot be had, `fallback` (a plain process launcher) starts the
+    child instead, so grading never depends on the fork server working.
+    """
+
+    name = "forkserver"
+
+    def __init__(self, limits: Limits, server_for: Callable[[tuple[str, ...]], ForkServer], *,
+                 fallback: Launcher | None = None, scratch_parent: str | None = None,
+                 owner: tuple[int, int] | None = None, extra_env: dict[str, str] | None = None,
+                 on_fallback: Callable[[str], None] | None = None):
+        super().__init__(limits)
+        self.server_for = server_for
+        self.fallback = fallback or Launcher(limits)
+        self._scratch_parent = scratch_parent
+        self.owner = owner
+        self.extra_env = dict(extra_env or {})
+        self.on_fallback = on_fallback
+        self.backends: tuple[str, ...] = ()
+        self.server: ForkServer | None = None
+
+    @property
+    def scratch_parent(self) -> str | None:  # type: ignore[override]
+        parent = self._scratch_parent
+        return parent if parent and os.path.isdir(parent) else None
+
+    def prepare(self, job: Any) -> None:
+        self.backends = tuple(getattr(job, "backends", ()) or ())
+        self._server()
+
+    def _server(self) -> ForkServer | None:
+        if self.server is not None and self.server.alive():
+            return self.server
+        try:
+            self.server = self.server_for(self.backends)
+        except ForkServerError as exc:
+            self.server = None
+            if self.on_fallback:
+                self.on_fallback(str(exc))
+        return self.server
+
+    def start(self, scratch: Path) -> tuple[Any, int, int, int]:
+        for _ in range(2):
+            server = self._server()
+            if server is None:
+                break
+            try:
+                return self._start_on(server, scratch)
+            except ForkServerError as exc:
+                self.server = None
+                last = str(exc)
+        else:
+            if self.on_fallback:
+                self.on_fallback(last)
+        return self.fallback.start(scratch)
+
+    def _start_on(self, server: ForkServer, scratch: Path) -> tuple[Any, int, int, int]:
+        if self.owner is not None:
+            os.chown(scratch, *self.owner)
+        env = child_environment(scratch, self.limits.threads)
+        env.update(self.extra_env)
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        out_r, out_w = os.pipe()
+        try:
+            handle = server.spawn([to_child_r, from_child_w, out_w], cwd=str(scratch), env=env, limits=self.limits)
+        except BaseException:
+            for fd in (to_child_w, from_child_r, out_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (to_child_r, from_child_w, out_w):
+                os.close(fd)
+        return handle, to_child_w, from_child_r, out_r
+
+
+class ServerPool:
+    """Fork servers by (worker, backends): one per worker thread of a batch, reused for every submission.
+
+    Servers are started from one long-lived thread of the pool's own: bubblewrap's --die-with-parent
+    (PR_SET_PDEATHSIG) fires when the *thread* that started it ends, and the runner's threads are
+    short-lived (one per submission).
+    """
+
+    def __init__(self, make: Callable[[tuple[str, ...]], ForkServer]):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.make = make
+        self._servers: dict[tuple, ForkServer] = {}
+        self._failed: dict[tuple, str] = {}  # a server that could not start is not tried again
+        self._lock = threading.Lock()
+        self._closed = False
+        self._new_starter = lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="adgrade-forkserver-start")
+        self._starter = self._new_starter()
+        self._pid = os.getpid()
+        atexit.register(self.close)
+
+    def _forked(self) -> bool:
+        """In a forked copy of the process that made the pool (a worker of a process pool): the servers
+        are not ours to use or to close; start afresh."""
+        if os.getpid() == self._pid:
+            return False
+        self._pid = os.getpid()
+        self._servers = {}
+        self._failed = {}
+        self._lock = threading.Lock()
+        self._starter = self._new_starter()
+        return True
+
+    def get(self, worker: Any, backends: tuple[str, ...]) -> ForkServer:
+        key = (worker, tuple(sorted(set(backends))))
+        self._forked()
+        with self._lock:
+            if self._closed:
+                raise ForkServerError("the launcher factory was closed")
+            if key[1:] in self._failed:
+                raise ForkServerError(self._failed[key[1:]])
+            server = self._servers.get(key)
+        if server is not None and server.alive():
+            return server
+        if server is not None:
+            server.close()
+        try:
+            server = self._starter.submit(self.make, key[1]).result()
+        except ForkServerError as exc:
+            with self._lock:
+                self._failed[key[1:]] = str(exc)
+            raise
+        with self._lock:
+            self._servers[key] = server
+        return server
+
+    def close(self) -> None:
+        if self._forked():
+            return
+        with self._lock:
+            self._closed = True
+            servers = list(self._servers.values())
+            self._servers.clear()
+        for server in servers:
+            try:
+                server.close()
+            except Exception:
+                pass
+        self._starter.shutdown(wait=False)
+
+
+if __name__ == "__main__":
+    sys.exit(server_main(sys.argv[1:]))
