@@ -175,3 +175,27 @@ for _ in range(20000):
     assert report.problems[0].status == "passed"
     assert len(report.output) < 70_000
     assert any("printed" in n for n in report.notes)
+
+
+def test_a_hanging_check_costs_one_time_limit_not_one_per_input(toy_spec, tmp_path):
+    # p1 has three inputs; a function that hangs on the first is not called (and waited for) again
+    from adgrade.engine import build_job, plan
+    from adgrade.cells import read_submission
+    from adgrade.runner.parent import ProcessRunner
+
+    path = write(tmp_path, """
+# %% p1
+def square(x):
+    while True:
+        pass
+""" + GOOD_P2)
+    options = GradeOptions(only=["p1", "p2"], time_limit=2)
+    the_plan = plan(toy_spec, options)
+    job, _, _ = build_job(path, read_submission(path), toy_spec, the_plan, options)
+    outcome = ProcessRunner().run(job)
+    p1 = [outcome.answers[f"p1/0/{i}"] for i in range(3)]
+    assert [a.status for a in p1] == ["timeout"] * 3
+    assert "did not finish within 2 s" in p1[0].message
+    assert all("on an earlier input" in a.message for a in p1[1:])
+    assert outcome.restarts == 1  # one hang, one restart
+    assert all(outcome.answers[f"p2/0/{i}"].status == "ok" for i in range(3))

@@ -419,6 +419,15 @@ class _Attempt:
         if kind == "request":
             self.outcome.answers[key] = Answer(key, how, message=why, seconds=elapsed)
             self.done.add(key)
+            if how == "timeout":
+                # the same check's other inputs would most likely hang too: one time limit per check, not per input
+                check = key.rsplit("/", 1)[0]
+                for requests in self.job.requests.values():
+                    for request in requests:
+                        rid = request["id"]
+                        if rid.rsplit("/", 1)[0] == check and rid not in self.outcome.answers:
+                            self.outcome.answers[rid] = Answer(rid, how, message=f"not run: {why} on an earlier input")
+                            self.done.add(rid)
             return False
         # between steps (idle): the process died in grader code or after the student's code ran
         self.outcome.fatal = f"the submission's process stopped unexpectedly: {why}"
