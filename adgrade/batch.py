@@ -609,6 +609,8 @@ def run_batch(submissions: list[Submission], spec, settings: BatchSettings, out:
         result.seconds = time.monotonic() - started
         return result
     plain = settings.to_plain()
+    if executor != "dask" and len(runnable) > 1:
+        warm_compilation_cache(spec)
     try:
         if executor == "dask":
             _run_dask(runnable, plain, scheduler, record, failed)
@@ -618,6 +620,21 @@ def run_batch(submissions: list[Submission], spec, settings: BatchSettings, out:
         result.interrupted = True
     result.seconds = time.monotonic() - started
     return result
+
+
+def warm_compilation_cache(spec) -> None:
+    """Grade the trusted reference once, outside the sandbox, so JAX's compilation cache holds the
+    executables every submission needs (sandboxed children may read the cache, never write it)."""
+    from adgrade.runner.limits import jax_cache_dir
+
+    if spec.reference is None or "jax" not in spec.backends or not jax_cache_dir():
+        return
+    from adgrade.engine import GradeOptions, grade_submission
+
+    try:
+        grade_submission(spec.reference, spec, GradeOptions(include_hidden=True))
+    except Exception:  # only a speed-up: a failure here changes no grade
+        pass
 
 
 def _run_local(subs: list[Submission], settings: dict[str, Any], workers: int,
