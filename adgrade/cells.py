@@ -18,6 +18,7 @@ This module imports no array framework and never executes student code.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import warnings
@@ -566,3 +567,33 @@ def question_ends(
             current = ends[qid]
             ends[qid] = index if current is None else max(current, index)
     return ends
+
+
+# -- reading definitions without running anything ----------------------------------------------
+
+def top_level_definitions(cells: list[Cell]) -> tuple[list[ast.stmt], dict[str, ast.stmt]]:
+    """(import statements, the last top-level statement defining each name) of the code cells.
+
+    Cells that do not parse are passed over: this is for guessing and starters, never for grading.
+    """
+    imports: list[ast.stmt] = []
+    defs: dict[str, ast.stmt] = {}
+    for cell in cells:
+        if cell.kind != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                imports.append(node)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defs[node.name] = node
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    for sub in ast.walk(target):
+                        if isinstance(sub, ast.Name):
+                            defs[sub.id] = node
+    return imports, defs

@@ -7,7 +7,6 @@ judge in this process -> a `Report` (data; the CLI renders it).
 
 from __future__ import annotations
 
-import ast
 import os
 import sys
 import threading
@@ -17,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from adgrade.cells import Cell, QuestionMatcher, SubmissionError, assign_questions, question_ends, read_submission
+from adgrade.cells import (Cell, QuestionMatcher, SubmissionError, assign_questions, question_ends, read_submission,
+                           top_level_definitions)
 from adgrade.checks import Check, get_check_class
 from adgrade.feedback import explain_error
 from adgrade.results import CheckResult, ProblemResult, Report
@@ -273,28 +273,11 @@ def _cell_failures(cells: list[Cell], job: Job, outcome: RunOutcome, question: s
 
 def defined_names(path: str | Path) -> set[str]:
     """Top-level names a submission defines, read without running it."""
-    names: set[str] = set()
     try:
         cells = read_submission(path)
     except SubmissionError:
-        return names
-    for cell in cells:
-        if cell.kind != "code":
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(node.name)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for target in targets:
-                    for sub in ast.walk(target):
-                        if isinstance(sub, ast.Name):
-                            names.add(sub.id)
-    return names
+        return set()
+    return set(top_level_definitions(cells)[1])
 
 
 def guess_assignment(path: str | Path, candidates: Iterable[AssignmentSpec]) -> tuple[AssignmentSpec | None, str]:

@@ -11,7 +11,7 @@ import ast
 import textwrap
 from pathlib import Path
 
-from adgrade.cells import read_submission
+from adgrade.cells import read_submission, top_level_definitions
 from adgrade.spec import AssignmentSpec, ProblemSpec
 
 STUB = "raise NotImplementedError  # your code here"
@@ -19,37 +19,14 @@ STUB = "raise NotImplementedError  # your code here"
 
 def reference_definitions(spec: AssignmentSpec) -> tuple[list[str], dict[str, ast.AST]]:
     """(import lines, the last top-level definition of each name) from the reference."""
-    imports: list[str] = []
-    defs: dict[str, ast.AST] = {}
     if spec.reference is None or not spec.reference.is_file():
-        return imports, defs
-    for cell in read_submission(spec.reference):
-        if cell.kind != "code":
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                line = ast.unparse(node)
-                if line not in imports:
-                    imports.append(line)
-            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                defs[node.name] = node
-            elif isinstance(node, ast.Assign):
-                for target in node.targets:
-                    if isinstance(target, ast.Name):
-                        defs[target.id] = node
-                    elif isinstance(target, ast.Tuple):
-                        for elt in target.elts:
-                            if isinstance(elt, ast.Name):
-                                defs[elt.id] = node
-    return imports, defs
+        return [], {}
+    imports, defs = top_level_definitions(read_submission(spec.reference))
+    return list(dict.fromkeys(ast.unparse(node) for node in imports)), dict(defs)
 
 
 def stub_for(name: str, node: ast.AST | None) -> str:
-    if isinstance(node, ast.FunctionDef):
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return f"def {name}({ast.unparse(node.args)}):\n    {STUB}\n"
     if isinstance(node, ast.ClassDef):
         bases = ", ".join(ast.unparse(b) for b in node.bases)
@@ -60,7 +37,7 @@ def stub_for(name: str, node: ast.AST | None) -> str:
         if not methods:
             lines.append(f"    {STUB}")
         return "\n".join(lines) + "\n"
-    if isinstance(node, ast.Assign):
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
         # a value the student chooses (e.g. parameter arrays): left undefined on purpose
         return f"# {name} = ...  # define {name} here\n"
     return f"def {name}(*args):\n    {STUB}\n"
