@@ -61,10 +61,18 @@ class MissingEntry(Exception):
         self.name = name
 
 
+def forbid_python_fork() -> None:
+    """A copy of this process made by the student's os.fork() (or multiprocessing's fork) ends at once:
+    a forked copy of a JAX process deadlocks, and copies that live on would take the process quota
+    the rest of the grading needs. exec-based subprocesses are unaffected."""
+    os.register_at_fork(after_in_child=lambda: os._exit(0))
+
+
 class Child:
     def __init__(self, setup: dict, out_fd: int):
         self.setup = setup
         self.out_fd = out_fd
+        self.pid = os.getpid()
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.cells = {c["index"]: c for c in setup["cells"]}
         self.filenames = {self._filename(c) for c in setup["cells"]}
@@ -72,12 +80,27 @@ class Child:
         self.skip_requests = set(setup.get("skip_requests", ()))
 
     # -- messages ---------------------------------------------------------------
+    def after_student_code(self) -> None:
+        """A copy made by the student's os.fork() ends here, before it touches a framework (JAX deadlocks
+        in a forked copy) or the pipe; finished children are reaped so they stop counting as processes."""
+        if os.getpid() != self.pid:
+            os._exit(0)
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+
     def send(self, message: dict) -> None:
+        if os.getpid() != self.pid:
+            # a copy made by the student's os.fork() returned into grader code: it must never speak
+            os._exit(0)
         protocol.write_frame(self.out_fd, message)
 
     # -- set-up -------------------------------------------------------------------
     def prepare(self) -> None:
         t0 = time.perf_counter()
+        forbid_python_fork()
         if os.environ.get("ADGRADE_JAX_CACHE_READONLY"):
             # the sandbox mounts JAX's compilation cache read-only: reads hit, writes fail, and must not warn
             import warnings
@@ -132,6 +155,8 @@ class Child:
                 exec(code, self.namespace)
             except BaseException as exc:  # SystemExit and KeyboardInterrupt are the student's too
                 error = self.describe_error(exc)
+            finally:
+                self.after_student_code()
         self.send({"event": "cell_end", "index": cell["index"], "error": error})
 
     # -- requests ------------------------------------------------------------------
@@ -148,6 +173,7 @@ class Child:
                 value = probe(self, **request.get("params", {}))
             finally:
                 _recording = False
+                self.after_student_code()
             reply.update(ok=True, value=protocol.encode(value))
         except MissingEntry as exc:
             reply.update(ok=False, error={"type": "MissingEntry", "message": exc.name, "traceback": ""})
