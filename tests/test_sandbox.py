@@ -341,3 +341,19 @@ def test_forged_frames_cannot_extend_the_time_limits(tmp_path):
     outcome = ProcessRunner(Launcher(Limits())).run(job)
     assert time.monotonic() - started < 20
     assert "ran longer than all its time limits together (5 s)" in outcome.fatal
+
+
+def test_fork_bomb_in_a_jax_question_costs_only_that_question(bwrap_factory, tmp_path):
+    # forked copies of a JAX process deadlock and would hold the process quota: later questions
+    # (here the Hessian bonus, which JAX computes with threads) must still be graded
+    correct = (ROOT / "submissions_example" / "jax-nn" / "correct.py").read_text()
+    start = correct.index("\n", correct.index("# %% q1b ")) + 1
+    end = correct.index("# %% ", start)
+    bomb = ("import os\n\ndef manual_grad(x):\n    for _ in range(10000):\n        try:\n"
+            "            os.fork()\n        except OSError:\n            break\n    return x\n\n")
+    path = write(tmp_path, correct[:start] + bomb + correct[end:])
+    report = grade_submission(path, load_assignment("jax-nn"),
+                              GradeOptions(only=["q1b", "q1b-hessian"], launcher_factory=bwrap_factory))
+    status = {p.id: p.status for p in report.problems}
+    assert status == {"q1b": "failed", "q1b-hessian": "passed"}, report.to_dict()
+    assert sandbox_uid_processes(bwrap_factory) == []
