@@ -139,6 +139,16 @@ class Check:
         """Problems with the expected side (analytic vs autodiff, examples); [] when sound."""
         return []
 
+    # -- results every kind gives the same way ----------------------------------------------
+    def missing_entry(self, answer: Any) -> CheckResult:
+        """The student did not define a name the check calls: skipped when optional, else an error."""
+        name = (answer.error or {}).get("message") or self.spec.entry or "an entry"
+        if self.spec.optional:
+            return self.result("skipped", f"`{name}` is not defined; nothing to check")
+        return self.result("error", f"`{name}` is not defined when the cells of {self.problem.id} end "
+                                    f"(not implemented yet?). Define it with exactly this name in the "
+                                    f"{self.problem.id} cell(s).")
+
     # -- the problem set's own words ------------------------------------------------------
     def error_hint(self, error: dict | None) -> str:
         """`hints = [{error = REGEX, message}]`: added to the explanation of a matching exception."""

@@ -189,12 +189,7 @@ class CallCheck(Check):
             if answer.status == "ok":
                 continue
             if answer.status == "missing":
-                name = (answer.error or {}).get("message") or self.spec.entry or "an entry"
-                if self.spec.optional:
-                    return self.result("skipped", f"`{name}` is not defined; nothing to check")
-                return self.result("error", f"`{name}` is not defined when the cells of {self.problem.id} end "
-                                            f"(not implemented yet?). Define it with exactly this name in the "
-                                            f"{self.problem.id} cell(s).")
+                return self.missing_entry(answer)
             if answer.status in ("timeout",):
                 return self.result("timeout", f"{self.subject} on {show_args(args)}: {answer.message}")
             if answer.status == "error" and (answer.error or {}).get("type") == "NotImplementedError":

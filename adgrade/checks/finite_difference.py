@@ -115,11 +115,7 @@ class FiniteDifferenceCheck(CallCheck):
         self.prepare()
         for answer in answers:
             if answer.status == "missing":
-                name = (answer.error or {}).get("message") or self.spec.entry
-                if self.spec.optional:
-                    return self.result("skipped", f"`{name}` is not defined; nothing to check")
-                return self.result("error", f"`{name}` is not defined when the cells of {self.problem.id} end. "
-                                            f"Define it with exactly this name in the {self.problem.id} cell(s).")
+                return self.missing_entry(answer)
         forbidden = self.forbidden_calls([a for a in answers if a.status == "ok"])
         if forbidden:
             return self.result("failed", forbidden)

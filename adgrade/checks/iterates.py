@@ -210,11 +210,7 @@ class TrajectoryCheck(CallCheck):
             if answer.status == "ok":
                 continue
             if answer.status == "missing":
-                name = (answer.error or {}).get("message") or self.spec.entry or "an entry"
-                if self.spec.optional:
-                    return self.result("skipped", f"`{name}` is not defined; nothing to check")
-                return self.result("error", f"`{name}` is not defined when the cells of {self.problem.id} end. "
-                                            f"Define it with exactly this name in the {self.problem.id} cell(s).")
+                return self.missing_entry(answer)
             if answer.status == "timeout":
                 return self.result("timeout", f"{self.subject} on {show_args(call_args)}: {answer.message}")
             if answer.status == "error":

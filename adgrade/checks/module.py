@@ -435,11 +435,7 @@ class ModuleCheck(Check):
         if answer.status == "ok":
             return None
         if answer.status == "missing":
-            name = (answer.error or {}).get("message") or self.spec.entry
-            if self.spec.optional:
-                return self.result("skipped", f"`{name}` is not defined; nothing to check")
-            return self.result("error", f"`{name}` is not defined when the cells of {self.problem.id} end. "
-                                        f"Define it with exactly this name in the {self.problem.id} cell(s).")
+            return self.missing_entry(answer)
         if answer.status == "error":
             return self.result("error", f"building and running {self.built(args)} raised an error: "
                                + explain_error(answer.error) + self.error_hint(answer.error))
