@@ -392,7 +392,7 @@ def grade(submissions: tuple[str, ...], assignment: str, out: Path, workers: int
                 f"{out / 'summary.txt'}.")
     if result.grader_errors:
         _stderr(f"The grader failed on {len(result.grader_errors)} submission(s): "
-                f"{', '.join(result.grader_errors)}; run again with --resume to retry them.")
+                f"{', '.join(sorted(result.grader_errors))}; run again with --resume to retry them.")
         sys.exit(1)
     sys.exit(0)
 
