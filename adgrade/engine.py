@@ -113,9 +113,7 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
     setup_failures = _cell_failures(cells, job, outcome, question=None)
     report.notes.extend(setup_failures)
     for problem, checks in the_plan.problems:
-        # hidden checks that did not run are out of the maximum too: a student's own check is out of what it ran
-        not_run = sum(c.points or 0.0 for c in problem.checks if c.hidden and not options.include_hidden)
-        result = ProblemResult(problem.id, problem.title, problem.bonus, problem.points - not_run)
+        result = ProblemResult(problem.id, problem.title, problem.bonus, planned_points(checks))
         cell_notes = _cell_failures(cells, job, outcome, question=problem.id)
         result.notes.extend(cell_notes)
         if problem.id in unmarked:
@@ -135,10 +133,16 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
     return report
 
 
+def planned_points(checks: list[Check]) -> float:
+    """A problem's maximum is what its planned checks are worth: hidden checks left out of a student's
+    own check leave the maximum too (the spec guarantees all checks add up to the problem's points)."""
+    return sum(float(c.spec.points or 0.0) for c in checks)
+
+
 def _ungradable(report: Report, the_plan: Plan, message: str, started: float) -> Report:
     report.error = message
     for problem, checks in the_plan.problems:
-        result = ProblemResult(problem.id, problem.title, problem.bonus, problem.points)
+        result = ProblemResult(problem.id, problem.title, problem.bonus, planned_points(checks))
         for check in checks:
             result.checks.append(check.result("error", message))
         report.problems.append(result)
