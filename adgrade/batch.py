@@ -48,6 +48,10 @@ MAX_SUBMISSION_BYTES = 20 * 2**20  # a .py / .ipynb larger than this is not grad
 
 SANDBOX_MODES = ("auto", "bwrap", "none")
 
+#: what the instructor is told about a symbolic link in a class folder: it is never followed (it could
+#: name the reference solution, another student's file, or /etc/shadow)
+LINK_NOT_GRADED = "a link, not a file: not graded"
+
 
 class BatchError(Exception):
     """Bad input to a batch (nothing to grade, an unreadable zip, a results folder of another batch)."""
@@ -135,12 +139,31 @@ def discover(sources: Iterable[str | Path], workdir: Path, entries: set[str] | N
     """
     found = Discovery()
     groups: dict[str, dict[str, Any]] = {}
+    zipped_links: dict[Path, str] = {}  # links skipped in extracted zips: where they were -> their target
 
-    def add(student: str, source: Path, files: list[Path], others: list[str]) -> None:
-        g = groups.setdefault(student, {"sources": [], "files": [], "others": []})
+    def add(student: str, source: Path, files: list[Path], others: list[str], links: list[str] = ()) -> None:
+        g = groups.setdefault(student, {"sources": [], "files": [], "others": [], "links": []})
         g["sources"].append(source)
         g["files"].extend(files)
         g["others"].extend(others)
+        g["links"].extend(links)
+
+    def link(path: Path, shown: str) -> str:
+        try:
+            target = zipped_links[path] if path in zipped_links else os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"{shown} -> {target}: {LINK_NOT_GRADED}"
+
+    def extracted(path: Path) -> Path:
+        target, warnings = extract_zip(path, workdir / "extracted")
+        found.warnings.extend(warnings)
+        for rel, to in zip_links(target).items():
+            zipped_links[target.joinpath(*PurePosixPath(rel).parts)] = to
+        return target
+
+    def is_link(path: Path) -> bool:
+        return path.is_symlink() or path in zipped_links
 
     def scan_folder(folder: Path, unwrap: bool = False) -> None:
         # a zip whose members sit in one top folder: go down to where the students are
@@ -152,33 +175,46 @@ def discover(sources: Iterable[str | Path], workdir: Path, entries: set[str] | N
                     folder = entries_here[0]
                     continue
             break
-        for child in sorted(folder.iterdir()):
+        children = set(folder.iterdir()) | {p for p in zipped_links if p.parent == folder}
+        for child in sorted(children):
             if _junk(Path(child.name)):
                 continue
-            if child.is_dir():
+            if is_link(child):  # never followed: a student's name for someone else's file or folder
+                suffix = child.suffix.lower()
+                name = child.name[: -len(suffix)] if suffix in GRADABLE + (".zip",) else child.name
+                add(student_id(name, is_dir=True), child, [], [], [link(child, child.name)])
+            elif child.is_dir():
                 student_folder(student_id(child.name, is_dir=True), child, child)
             elif _gradable(child):
                 add(student_id(child.name), child, [child], [])
             elif child.suffix.lower() == ".zip" and lms_student(child.name):  # one student's upload, zipped
-                target, warnings = extract_zip(child, workdir / "extracted")
-                found.warnings.extend(warnings)
-                student_folder(student_id(child.name), child, target)
+                student_folder(student_id(child.name), child, extracted(child))
             elif lms_student(child.name):  # an LMS-named upload that cannot be graded (a PDF, a .txt)
                 add(student_id(child.name), child, [], [child.name])
             else:
                 found.warnings.append(f"ignored {child}: not a .py or .ipynb file")
 
     def student_folder(student: str, source: Path, folder: Path) -> None:
-        files, others = [], []
-        for p in sorted(folder.rglob("*")):
-            if p.is_file() and not _junk(p.relative_to(folder)):
-                (files if _gradable(p) else others).append(p)
-        add(student, source, files, [str(p.relative_to(folder)) for p in others])
+        files, others, links = [], [], []
+        # os.walk without following links: a linked file or folder is listed, never read
+        for root, dirs, names in os.walk(folder, followlinks=False):
+            here = Path(root)
+            for name in sorted(dirs + names):
+                p = here / name
+                rel = p.relative_to(folder)
+                if _junk(rel):
+                    continue
+                if p.is_symlink():
+                    links.append(link(p, str(rel)))
+                elif p.is_file():
+                    (files if _gradable(p) else others).append(p)
+            dirs[:] = sorted(d for d in dirs if not _junk(Path(d)) and not (here / d).is_symlink())
+        links += [link(p, str(p.relative_to(folder))) for p in sorted(zipped_links)
+                  if folder in p.parents and not _junk(p.relative_to(folder))]
+        add(student, source, sorted(files), [str(p.relative_to(folder)) for p in sorted(others)], links)
 
     def scan_zip(path: Path) -> None:
-        target, warnings = extract_zip(path, workdir / "extracted")
-        found.warnings.extend(warnings)
-        scan_folder(target, unwrap=True)
+        scan_folder(extracted(path), unwrap=True)
 
     any_source = False
     for source in sources:
@@ -194,7 +230,10 @@ def discover(sources: Iterable[str | Path], workdir: Path, entries: set[str] | N
             raise BatchError(f"{text}: no such file or folder")
         for path in paths:
             any_source = True
-            if path.is_dir():
+            if path.is_symlink() and not path.is_dir():
+                # a file named on the command line or matched by a pattern: a student may have made it a link
+                add(student_id(path.name), path, [], [], [link(path, path.name)])
+            elif path.is_dir():
                 scan_folder(path)
             elif path.suffix.lower() == ".zip":
                 scan_zip(path)
@@ -210,12 +249,17 @@ def discover(sources: Iterable[str | Path], workdir: Path, entries: set[str] | N
         source = ", ".join(str(s) for s in g["sources"])
         files = sorted(set(g["files"]))
         sub = Submission(student, None, source, [str(f) for f in files])
-        if not files:
+        links = "; ".join(g["links"][:8]) + (f"; and {len(g['links']) - 8} more" if len(g["links"]) > 8 else "")
+        if not files and g["links"]:
+            sub.error = f"{links}. Hand in the file itself, not a link to one."
+        elif not files:
             listed = ", ".join(g["others"][:8]) or "nothing"
             sub.error = (f"no .py or .ipynb file was handed in (found: {listed}); submit the notebook or "
                          "Python file itself")
         else:
             sub.path, sub.note = pick_submission(files, entries or set())
+            if links:
+                sub.note = "; ".join(n for n in (sub.note, links) if n)
             if sub.path.stat().st_size > MAX_SUBMISSION_BYTES:
                 sub.error = (f"{sub.path.name} is {sub.path.stat().st_size / 2**20:.0f} MB, over the "
                              f"{MAX_SUBMISSION_BYTES // 2**20} MB a submission may have; clear the notebook's "
@@ -238,11 +282,12 @@ def pick_submission(files: list[Path], entries: set[str]) -> tuple[Path, str]:
     from adgrade.engine import defined_names
 
     def match(path: Path) -> float:
-        if not entries:
+        # never parse a file over the size a submission may have: it is not graded anyway
+        if not entries or _size(path) > MAX_SUBMISSION_BYTES:
             return 0.0
         return len(defined_names(path) & entries) / len(entries)
 
-    scored = [(match(f), f.stat().st_size, f) for f in files]
+    scored = [(match(f), _size(f), f) for f in files]
     scored.sort(key=lambda t: (-t[0], -t[1], len(t[2].parts), str(t[2])))
     best = scored[0]
     names = ", ".join(f.name for _, _, f in scored)
@@ -253,7 +298,23 @@ def pick_submission(files: list[Path], entries: set[str]) -> tuple[Path, str]:
     return best[2], f"ambiguous: picked {best[2].name} among {names} ({why}); check this student by hand"
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 # =========================================================================== zip extraction
+
+def zip_links(target: Path) -> dict[str, str]:
+    """The link members `extract_zip` skipped in the zip extracted at TARGET: path -> link target."""
+    try:
+        data = json.loads((target / ".adgrade-links").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
@@ -282,6 +343,7 @@ def extract_zip(path: Path, into: Path) -> tuple[Path, list[str]]:
     trusted from the zip's header).
     """
     warnings: list[str] = []
+    links: dict[str, str] = {}  # a link member's path -> its target (never created: listed for its student)
     digest = _sha256(path)
     target = into / slug(path.stem)
     marker = target / ".adgrade-extracted"
@@ -311,7 +373,14 @@ def extract_zip(path: Path, into: Path) -> tuple[Path, list[str]]:
                 if _junk(rel):
                     continue
                 mode = (info.external_attr >> 16) & 0o170000
-                if mode and mode != 0o100000:  # a symlink, a device: only plain files are extracted
+                if mode == 0o120000:  # a symlink: never created; its student's report says so
+                    # its folder is, so that a student whose only file is a link is still found
+                    staging.joinpath(*rel.parts).parent.mkdir(parents=True, exist_ok=True)
+                    if info.file_size <= 4096:
+                        links[str(rel)] = archive.read(info).decode("utf-8", "replace")
+                    warnings.append(f"{path.name}: skipped {info.filename!r}: {LINK_NOT_GRADED}")
+                    continue
+                if mode and mode != 0o100000:  # a device, a pipe: only plain files are extracted
                     warnings.append(f"{path.name}: skipped {info.filename!r}: not a plain file")
                     continue
                 if info.flag_bits & 0x1:
@@ -347,6 +416,7 @@ def extract_zip(path: Path, into: Path) -> tuple[Path, list[str]]:
                     warnings.append(f"{path.name}: skipped {info.filename!r}: it unpacks to more than "
                                     f"{MAX_MEMBER_BYTES // 2**20} MB")
         (staging / ".adgrade-warnings").write_text(json.dumps(warnings))
+        (staging / ".adgrade-links").write_text(json.dumps(links))
         (staging / ".adgrade-extracted").write_text(digest)
         if target.exists():
             shutil.rmtree(target)

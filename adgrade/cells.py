@@ -65,6 +65,50 @@ class SubmissionError(Exception):
     """The submission cannot be read; the message names the file and what to do."""
 
 
+#: how deeply a notebook's JSON may nest (a real notebook nests about 6 levels; json's own recursion
+#: would otherwise end in a RecursionError, or a crash of the grader, on a hostile file)
+MAX_JSON_DEPTH = 64
+
+#: what parsing Python source can raise besides SyntaxError: a null byte (ValueError), an expression
+#: nested too deeply for the parser (MemoryError "parser stack overflow", RecursionError)
+PARSE_FAILURES = (SyntaxError, ValueError, MemoryError, RecursionError)
+
+
+def parse_source(source: str, filename: str = "<unknown>") -> ast.Module | None:
+    """`ast.parse`, or None when the source cannot be parsed for any reason (never raises).
+
+    For reading a submission's code before running it (guessing, picking a candidate file,
+    static analysis): a hostile file (`x = ----...1`, 100,000 levels deep) must cost its own
+    student at most, never the grader.
+    """
+    try:
+        return ast.parse(source, filename)
+    except PARSE_FAILURES:
+        return None
+
+
+def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> int | None:
+    """The (0-based) character offset where JSON text nests deeper than `limit`, or None.
+
+    Linear (string literals blanked by a regular expression first, then only brackets counted),
+    so a deep file is refused before `json.loads` recurses into it.
+    """
+    blanked = _JSON_STRING.sub(lambda m: '""'.ljust(len(m.group()), " "), text)
+    depth = 0
+    for m in _JSON_BRACKET.finditer(blanked):
+        if m.group() in "[{":
+            depth += 1
+            if depth > limit:
+                return m.start()
+        else:
+            depth -= 1
+    return None
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -96,9 +140,16 @@ def read_submission(path: str | Path) -> list[Cell]:
             f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}). "
             "Save the file with UTF-8 encoding and submit it again."
         ) from exc
-    if suffix == ".py":
-        return _read_py(text)
-    return _read_notebook(text, path)
+    try:
+        if suffix == ".py":
+            return _read_py(text)
+        return _read_notebook(text, path)
+    except (MemoryError, RecursionError) as exc:
+        # bounded above; this is the backstop, so that no file ever crashes the grader
+        raise SubmissionError(
+            f"{path}: cannot be read: it is nested too deeply or too large to process "
+            f"({type(exc).__name__}). Submit the file the assignment asks for."
+        ) from None
 
 
 def _split_lines(text: str) -> list[str]:
@@ -201,6 +252,13 @@ def _uncomment(line: str) -> str:
 
 def _read_notebook(text: str, path: Path) -> list[Cell]:
     hint = "Open it in Jupyter and save it again, or submit the code as a .py file."
+    deep = json_depth_exceeds(text)
+    if deep is not None:
+        line = text.count("\n", 0, deep) + 1
+        raise SubmissionError(
+            f"{path}: not a valid Jupyter notebook: its JSON nests more than {MAX_JSON_DEPTH} levels deep "
+            f"(line {line}). {hint}"
+        )
     try:
         raw = json.loads(text)
     except ValueError as exc:
@@ -581,9 +639,8 @@ def top_level_definitions(cells: list[Cell]) -> tuple[list[ast.stmt], dict[str, 
     for cell in cells:
         if cell.kind != "code":
             continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
+        tree = parse_source(cell.source)
+        if tree is None:
             continue
         for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):

@@ -150,6 +150,12 @@ class Child:
         except SyntaxError as exc:
             error = {"type": type(exc).__name__, "message": exc.msg or str(exc), "line": exc.lineno,
                      "text": (exc.text or "").rstrip()[:200], "traceback": ""}
+        except (MemoryError, RecursionError, ValueError) as exc:
+            # nested too deeply for Python's parser (`x = ----...1`), or a null byte: a syntax error too
+            error = {"type": "SyntaxError", "line": cell["first_line"], "text": "", "traceback": "",
+                     "message": ("source code cannot contain null bytes" if isinstance(exc, ValueError) else
+                                 "this code is nested too deeply for Python to compile "
+                                 f"({type(exc).__name__}); write the expression in simpler steps")}
         else:
             try:
                 exec(code, self.namespace)

@@ -1,0 +1,159 @@
+"""Hostile students in a class folder and in the sandbox (issue 12): each attack is reproduced and fails.
+
+Alongside tests/test_adversarial.py (hostile *code*, graded in the sandbox), these are the attacks on
+what lies around the code: candidate files that crash a parser, symbolic links, what a submission
+leaves behind (System V shared memory, a full scratch folder, leftovers of a killed grader), the
+memory of a whole submission, user namespaces, and text that reaches a terminal, a CI log or a
+spreadsheet. Most are unit tests of the logic; a few grade the small numpy `toy` problem set
+through the real CLI (about half a second a student); the sandbox tests need bubblewrap (skipped
+without it, an error in CI).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from adgrade.batch import LINK_NOT_GRADED, discover
+from adgrade.cells import SubmissionError, parse_source, read_submission, top_level_definitions
+
+from conftest import FIXTURES, ROOT, run_cli
+
+GOOD = "# %% p1\ndef square(x):\n    return x * x\n"
+MINUS = "# %% p1\ndef square(x):\n    return x * x\n\nx = " + "-" * 100_000 + "1\n"
+
+
+def deep_notebook(depth: int = 100_000) -> str:
+    nb = {"cells": [{"cell_type": "code", "source": GOOD, "metadata": {"deep": None}, "outputs": [],
+                     "execution_count": None}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(nb).replace('"deep": null', '"deep": ' + "[" * depth + "]" * depth)
+
+
+def toy_link_zip(path: Path, members: dict[str, bytes], links: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+        for name, target in links.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            z.writestr(info, target)
+    return path
+
+
+# ----------------------------------------------------------------- candidate files never crash the batch
+
+def test_a_file_too_deep_for_the_parser_is_a_syntax_error_not_a_crash(tmp_path):
+    hostile = tmp_path / "minus.py"
+    hostile.write_text(MINUS)
+    cells = read_submission(hostile)  # reading splits cells; parsing is what overflowed
+    assert parse_source(cells[0].source) is None
+    imports, defs = top_level_definitions(cells)  # MemoryError in the parser before issue 12
+    assert defs == {} and imports == []
+
+
+def test_a_deeply_nested_notebook_is_refused_with_a_clear_message(tmp_path):
+    hostile = tmp_path / "deep.ipynb"
+    hostile.write_text(deep_notebook())
+    with pytest.raises(SubmissionError, match=r"nests more than 64 levels deep.*Open it in Jupyter"):
+        read_submission(hostile)
+    # a bracket inside a string is not nesting: an honest notebook with "[[[[" in its code reads fine
+    honest = tmp_path / "honest.ipynb"
+    honest.write_text(deep_notebook(3).replace("return x * x", "return x * x  # [[[[[[" + "[" * 200))
+    assert [c.kind for c in read_submission(honest)] == ["code"]
+
+
+def test_hostile_candidates_cost_only_their_student_in_grade_resume_and_check(tmp_path):
+    toy = FIXTURES / "toy"
+    klass = tmp_path / "class"
+    for name in ("alice", "bob", "carl"):
+        (klass / name).mkdir(parents=True)
+        (klass / name / "hw.py").write_text(GOOD)
+    (klass / "alice" / "z_scratch.py").write_text(MINUS)  # a second candidate that overflows the parser
+    (klass / "bob" / "deep.ipynb").write_text(deep_notebook())  # one that overflows json's recursion
+    (klass / "carl" / "hw.py").write_text(MINUS)  # the only file: graded, 0 with a clear message
+    out = tmp_path / "out"
+    proc = run_cli("grade", str(klass), "-a", str(toy), "--only", "p1", "--out", str(out), "--workers", "1",
+                   "--sandbox", "none")
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    with open(out / "gradebook.csv", newline="") as f:
+        book = {r["student"]: r for r in csv.DictReader(f)}
+    assert {s: book[s]["total"] for s in book} == {"alice": "2", "bob": "2", "carl": "0"}
+    carl = json.loads((out / "reports" / "carl.json").read_text())
+    assert "nested too deeply for Python to compile" in json.dumps(carl)
+    proc = run_cli("grade", str(klass), "-a", str(toy), "--only", "p1", "--out", str(out), "--resume",
+                   "--sandbox", "none")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "3 already graded" in proc.stderr
+
+    proc = run_cli("check", str(klass / "bob" / "deep.ipynb"), "-a", str(toy), "--sandbox", "none")
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "nests more than 64 levels deep" in proc.stdout + proc.stderr
+
+
+# ----------------------------------------------------------------------- symbolic links in a class folder
+
+def test_links_in_a_class_folder_are_never_followed(tmp_path):
+    klass = tmp_path / "class"
+    (klass / "mallory").mkdir(parents=True)
+    (klass / "eve").mkdir()
+    (klass / "honest1.py").write_text(GOOD)
+    (klass / "carol.py").symlink_to(ROOT / "reference" / "jax_nn.py")
+    (klass / "mallory" / "hw.py").symlink_to("../honest1.py")
+    (klass / "dave.py").symlink_to("/etc/shadow")
+    (klass / "trent").symlink_to(ROOT / "reference")
+    (klass / "eve" / "real.py").write_text(GOOD)
+    (klass / "eve" / "copy.py").symlink_to("../honest1.py")
+    (klass / "eve" / "peek").symlink_to("../mallory")
+    found = {s.student: s for s in discover([klass], tmp_path / "work", {"square"}).submissions}
+    assert set(found) == {"honest1", "carol", "mallory", "dave", "trent", "eve"}
+    for student, shown in (("carol", "carol.py"), ("mallory", "hw.py"), ("dave", "dave.py"), ("trent", "trent")):
+        sub = found[student]
+        assert sub.path is None, student
+        assert sub.error.startswith(f"{shown} -> ") and LINK_NOT_GRADED in sub.error, sub.error
+    assert found["dave"].error.startswith("dave.py -> /etc/shadow: a link, not a file: not graded")
+    # a student with a real file and links: the file is graded, the links named for the instructor
+    assert found["eve"].path == klass / "eve" / "real.py"
+    assert "copy.py -> ../honest1.py: " + LINK_NOT_GRADED in found["eve"].note
+    assert "peek -> ../mallory: " + LINK_NOT_GRADED in found["eve"].note
+    assert found["eve"].candidates == [str(klass / "eve" / "real.py")]
+    # a link named on the command line (or matched by a pattern) is not followed either
+    (only,) = discover([klass / "dave.py"], tmp_path / "work", set()).submissions
+    assert only.path is None and LINK_NOT_GRADED in only.error
+
+
+def test_links_in_an_lms_zip_are_reported_for_their_student(tmp_path):
+    archive = toy_link_zip(tmp_path / "lms.zip", {"Smith John_123_assignsubmission_file_hw.py": GOOD.encode()}, {
+        "Doe Jane_456_assignsubmission_file_hw.py": "../../reference/jax_nn.py",
+        "Roe Rick_789_assignsubmission_file_/hw.py": "/etc/shadow"})
+    found = discover([archive], tmp_path / "work", {"square"})
+    subs = {s.student: s for s in found.submissions}
+    assert subs["Smith_John_123"].path is not None
+    assert subs["Doe_Jane_456"].path is None and "-> ../../reference/jax_nn.py: " + LINK_NOT_GRADED \
+        in subs["Doe_Jane_456"].error
+    assert subs["Roe_Rick_789"].error.startswith("hw.py -> /etc/shadow: " + LINK_NOT_GRADED)
+    assert not any(p.is_symlink() for p in (tmp_path / "work").rglob("*"))
+    assert sum(LINK_NOT_GRADED in w for w in found.warnings) == 2
+
+
+def test_a_class_with_links_grades_to_a_complete_gradebook(tmp_path):
+    klass = tmp_path / "class"
+    klass.mkdir()
+    (klass / "honest1.py").write_text(GOOD)
+    (klass / "carol.py").symlink_to(FIXTURES / "toy" / "functions.py")
+    (klass / "dave.py").symlink_to("/etc/shadow")
+    out = tmp_path / "out"
+    proc = run_cli("grade", str(klass), "-a", str(FIXTURES / "toy"), "--only", "p1", "--out", str(out),
+                   "--workers", "1", "--sandbox", "none")
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+    with open(out / "gradebook.csv", newline="") as f:
+        book = {r["student"]: (r["total"], r["status"]) for r in csv.DictReader(f)}
+    assert book == {"honest1": ("2", "passed"), "carol": ("0", "error"), "dave": ("0", "error")}
+    dave = (out / "reports" / "dave.json").read_text()
+    assert LINK_NOT_GRADED in dave and "root:" not in dave
