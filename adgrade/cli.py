@@ -242,7 +242,8 @@ def validate(assignments: tuple[str, ...], no_reference: bool) -> None:
         for line in result.lines:
             console.print(line)
         failed = failed or not result.ok
-    sys.exit(1 if failed else 0)
+    # a problem set that loads but is wrong is a broken problem set: exit 2, as for one that does not load
+    sys.exit(2 if failed else 0)
 
 
 @main.command()

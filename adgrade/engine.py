@@ -206,6 +206,10 @@ def build_job(path: str | Path, cells: list[Cell], assignment: AssignmentSpec, t
             if check.backend_name not in backends:
                 backends.append(check.backend_name)
             watch.update(check.spec.forbid)
+            if check.spec.require:
+                from adgrade.requirements import watched_names
+
+                watch.update(watched_names(check.spec.require))
     job = Job(
         submission=name,
         cells=job_cells,

@@ -53,6 +53,8 @@ class CheckSpec:
     order: int = 1
     manual: bool = False
     forbid: tuple[str, ...] = ()
+    #: calls the entry must make while it runs (adgrade/requirements.py): "jax.jvp", "forward-over-reverse"
+    require: tuple[str, ...] = ()
     points: float | None = None
     warning: bool = False
     hidden: bool = False
@@ -370,6 +372,7 @@ def _parse_check(source: Path, where: str, table: Any) -> CheckSpec:
         order=f.get("order", int, 1),
         manual=f.get("manual", bool, False),
         forbid=f.strings("forbid"),
+        require=f.strings("require"),
         points=(float(p) if (p := f.get("points", (int, float), None)) is not None else None),
         warning=f.get("warning", bool, False),
         hidden=f.get("hidden", bool, False),
@@ -386,6 +389,15 @@ def _parse_check(source: Path, where: str, table: Any) -> CheckSpec:
         require_autodiff=f.get("require_autodiff", bool, False),
         hints=tuple(_hints(f)),
     )
+    for k, text in enumerate(spec.require):
+        from adgrade.requirements import mode_of, parse_requirement
+
+        try:
+            alternatives = parse_requirement(text)
+        except ValueError as exc:
+            f.fail(f"require[{k}]", str(exc))
+        if spec.manual and all(alt.pattern or mode_of(alt.outer or "") for alt in alternatives):
+            f.fail(f"require[{k}]", "a `manual` check forbids autodiff, so it cannot require it")
     if spec.manual and spec.require_autodiff:
         f.fail("require_autodiff", "a check cannot be both `manual` and `require_autodiff`")
     if spec.entry and spec.wrapper:

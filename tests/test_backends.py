@@ -285,8 +285,9 @@ def test_jax_runs_with_x64():
 
 def test_torch_tensors_are_float64_and_detached():
     b = get_backend("torch")
-    torch = b.xp
+    torch = b.torch
     assert torch is sys.modules["torch"]
+    assert b.xp.Tensor is torch.Tensor  # xp is torch, with NumPy's spelling of a few functions (torch_xp.py)
     assert torch.zeros(2).dtype == torch.float64
     assert b.asarray(1.5).dtype == torch.float64
     assert b.asarray(np.float64(1.5)).dtype == torch.float64

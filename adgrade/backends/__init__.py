@@ -55,6 +55,7 @@ from .base import Backend, Recorder
 __all__ = [
     "Backend",
     "BUILTIN_BACKENDS",
+    "active_probes",
     "ENTRY_POINT_GROUP",
     "UnknownBackendError",
     "available_backends",
@@ -192,6 +193,24 @@ class _ProbeState:
 _state = _ProbeState()
 
 
+_active = threading.local()  # the recorded calls running now, outermost first (per thread)
+
+
+def active_probes() -> tuple[str, ...]:
+    """The recorded calls that are running now, outermost first: a call recorded while `jax.jvp` runs
+    was made inside it (`jax.jvp(jax.grad(f), ...)` is forward-over-reverse)."""
+    return tuple(getattr(_active, "stack", ()))
+
+
+def _call_recorded(name: str, fn: Callable, args: Any, kwargs: Any) -> Any:
+    stack = _active.__dict__.setdefault("stack", [])
+    stack.append(name)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        stack.pop()
+
+
 def set_recorder(record: Recorder | None) -> None:
     """Make `record` the recorder every installed probe reports to (None: silence)."""
     _state.record = record
@@ -235,9 +254,10 @@ def _derived(fn: Callable, name: str) -> Callable:
     @functools.wraps(fn)
     def derived(*args: Any, **kwargs: Any) -> Any:
         record = _state.record
-        if record is not None:
-            record(name)
-        return _wrap_result(fn(*args, **kwargs), name)
+        if record is None:
+            return _wrap_result(fn(*args, **kwargs), name)
+        record(name)
+        return _wrap_result(_call_recorded(name, fn, args, kwargs), name)
 
     setattr(derived, _PROBE, name)
     setattr(derived, _ORIGINAL, fn)
@@ -254,7 +274,7 @@ def _make_probe(original: Callable, name: str, internal: tuple[str, ...]) -> Cal
         if _is_internal(caller, internal):
             return original(*args, **kwargs)
         record(name)
-        return _wrap_result(original(*args, **kwargs), name)
+        return _wrap_result(_call_recorded(name, original, args, kwargs), name)
 
     setattr(probe, _PROBE, name)
     setattr(probe, _ORIGINAL, original)

@@ -1,4 +1,5 @@
-"""PyTorch backend: `xp` is `torch` itself, float64, transforms from `torch.func`."""
+"""PyTorch backend: `xp` is `torch` (NumPy's spelling of the shared functions: torch_xp.py), float64,
+transforms from `torch.func`."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class TorchBackend(Backend):
         #: float64 as torch's default dtype (the counterpart of JAX's x64)
         self.x64 = bool(x64)
         self._torch: Any = None
+        self._xp: Any = None
 
     def __repr__(self) -> str:
         return f"TorchBackend(x64={self.x64})"
@@ -60,7 +62,11 @@ class TorchBackend(Backend):
 
     @property
     def xp(self) -> Any:
-        return self.torch
+        if self._xp is None:
+            from .torch_xp import make_torch_xp
+
+            self._xp = make_torch_xp(self.torch)
+        return self._xp
 
     def _orig(self, name: str) -> Callable:
         return unwrap_probe(getattr(self.torch.func, name))

@@ -18,6 +18,7 @@ _BUILTIN = {
     "hessian": "adgrade.checks.calls:HessianCheck",
     "derivative": "adgrade.checks.calls:DerivativeCheck",
     "autodiff": "adgrade.checks.calls:AutodiffCheck",
+    "custom": "adgrade.checks.calls:CustomCheck",
     "trajectory": "adgrade.checks.iterates:TrajectoryCheck",
     "convergence": "adgrade.checks.iterates:ConvergenceCheck",
     "stability": "adgrade.checks.stability:StabilityCheck",

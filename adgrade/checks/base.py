@@ -42,6 +42,8 @@ class Check:
     kind: ClassVar[str] = ""
     #: option names (beyond the common CheckSpec fields) this kind accepts
     options: ClassVar[tuple[str, ...]] = ()
+    #: whether this kind judges the calls the entry made (`manual`, `forbid`, `require`)
+    checks_calls: ClassVar[bool] = False
 
     def __init__(self, spec: CheckSpec, problem: ProblemSpec, assignment: AssignmentSpec, index: int):
         self.spec = spec
@@ -60,6 +62,10 @@ class Check:
             if key not in cls.options:
                 raise SpecError(f"{assignment.source}: {spec.where}.{key}: unknown field for kind {spec.kind!r}"
                                 + (f" (it takes: {', '.join(cls.options)})" if cls.options else ""))
+        if spec.require and not cls.checks_calls:
+            raise SpecError(f"{assignment.source}: {spec.where}.require: a {spec.kind!r} check does not look at "
+                            f"the calls the entry makes; put `require` on a check that calls it (value, "
+                            f"gradient, trajectory, ...) in the same problem")
 
     def fail_spec(self, field_name: str, message: str):
         from adgrade.spec import SpecError
@@ -83,8 +89,27 @@ class Check:
         """What the student wrote that this check is about (for messages)."""
         if self.spec.entry:
             return self.spec.entry
+        used = self.wrapper_entries()
+        if used:
+            return " and ".join(f"`{name}`" for name in used)
         entries = [e for e in self.problem.entries]
         return ", ".join(entries) if entries else "your code"
+
+    def wrapper_entries(self, name: str | None = None) -> list[str]:
+        """The student's names a wrapper uses (`sub.NAME`), in order: what a message about it is about."""
+        import ast
+
+        name = name or self.spec.wrapper
+        if not name:
+            return []
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(self.fn(name))))
+        except (OSError, TypeError, SyntaxError):
+            return []
+        found = sorted((node.lineno, node.col_offset, node.attr) for node in ast.walk(tree)
+                       if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                       and node.value.id == "sub")
+        return list(dict.fromkeys(attr for _, _, attr in found))
 
     def name(self) -> str:
         return self.spec.name or f"{self.subject} ({self.kind})"

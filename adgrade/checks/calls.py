@@ -44,6 +44,7 @@ def to_numpy_tree(backend: Any, value: Any) -> Any:
 
 class CallCheck(Check):
     options: ClassVar[tuple[str, ...]] = ("expected_backend",)
+    checks_calls = True
 
     @classmethod
     def validate_spec(cls, spec, problem, assignment) -> None:
@@ -58,6 +59,10 @@ class CallCheck(Check):
         index = next(i for i, c in enumerate(problem.checks) if c is spec)
         if f"{problem.id}/{index}" in assignment.frozen:
             pass  # a student copy: the expected side is stored, not computed
+        elif spec.kind == "custom":
+            if not spec.judge:
+                raise fail("judge", "a 'custom' check needs `judge`: functions.py (answer, expected, args) -> "
+                                    "None when right, else the message for the student")
         elif spec.kind == "value":
             if not spec.expected and not spec.judge:
                 raise fail("expected", "a value check needs `expected` (or a `judge`)")
@@ -123,7 +128,7 @@ class CallCheck(Check):
         return self.backend_name if backend.differentiable else "autograd"
 
     def expected_value(self, args: tuple) -> Any:
-        if self.kind == "value":
+        if self.kind in ("value", "custom"):
             if not self.spec.expected:
                 return None
             return self._evaluate(self.spec.expected, args, self.spec.options.get("expected_backend", "numpy"))
@@ -201,7 +206,15 @@ class CallCheck(Check):
         return None
 
     def forbidden_calls(self, answers: list) -> str:
-        calls = sorted({c for a in answers for c in a.autodiff_calls})
+        """Why the calls the entry made break the check's rules (`manual`, `forbid`, `require`), or ''."""
+        recorded = {c for a in answers for c in a.autodiff_calls}
+        if self.spec.require:
+            from adgrade.requirements import requirement_message
+
+            missing = requirement_message(self.subject, self.spec.require, recorded)
+            if missing:
+                return missing
+        calls = sorted(c for c in recorded if ">" not in c)  # "outer>inner": a call inside another
         if self.spec.require_autodiff and not any(self.is_autodiff(c) for c in calls):
             return (f"{self.subject} must use automatic differentiation, but it made no autodiff call "
                     f"(such as grad) while it ran: it looks computed by hand.")
@@ -355,3 +368,15 @@ class DerivativeCheck(CallCheck):
 
 class AutodiffCheck(CallCheck):
     kind = "autodiff"
+
+
+class CustomCheck(CallCheck):
+    """The entry's answer judged by the problem set's own `judge` alone (expected: optional, passed along)."""
+
+    kind = "custom"
+
+    def name(self) -> str:
+        if self.spec.name:
+            return self.spec.name
+        n = len(self.inputs())
+        return f"{self.subject} passes the problem set's test at {n} point{'s' if n != 1 else ''}"

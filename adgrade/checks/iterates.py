@@ -88,6 +88,12 @@ class TrajectoryCheck(CallCheck):
         if not spec.entry and not spec.wrapper:
             raise _spec_error(assignment, spec, "entry", "a 'trajectory' check needs `entry` (the student's name) "
                                                          "or `wrapper`")
+        if spec.judge:
+            # a trajectory is compared iterate by iterate; a judge would be silently ignored
+            raise _spec_error(assignment, spec, "judge", "a 'trajectory' check compares the iterates with "
+                                                         "`expected` step by step and takes no `judge`; to judge "
+                                                         "the whole list yourself use kind 'custom', and for how "
+                                                         "fast it converges kind 'convergence_rate'")
         if not spec.expected:
             raise _spec_error(assignment, spec, "expected", "a 'trajectory' check needs `expected`: functions.py "
                                                             "(xp, *args) -> the list of iterates (with `steps`: "

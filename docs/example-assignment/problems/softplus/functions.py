@@ -12,11 +12,8 @@ import numpy as np
 
 
 def softplus(xp, x):
-    """log(1 + e^x), written so that it never overflows: max(x, 0) + log1p(e^-|x|).
-
-    max(x, 0) is (x + |x|) / 2: torch.maximum takes no Python number, and every backend has abs.
-    """
-    return (x + xp.abs(x)) / 2 + xp.log1p(xp.exp(-xp.abs(x)))
+    """log(1 + e^x), written so that it never overflows: max(x, 0) + log1p(e^-|x|)."""
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
 def softplus_sum(xp, x):
