@@ -27,7 +27,10 @@ def _fail_spec(exc: Exception) -> UsageProblem:
 
 
 def _stderr(message: str) -> None:
-    click.echo(message, err=True)
+    from adgrade.report.escape import terminal_text
+
+    # file names and notes are the students': no control character, no CI workflow command
+    click.echo(terminal_text(message), err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -181,7 +184,9 @@ def check(submission: Path, assignment: str | None, fmt: str, only: tuple[str, .
             if output and fmt == "html":  # a page of inline images: to the file only
                 _stderr(f"Wrote {output}: {report.score:g} / {report.max_score:g} ({report.status}).")
             else:
-                click.echo(text)
+                from adgrade.report.escape import neutralise_controls
+
+                click.echo(neutralise_controls(text))
         write_files(report, text)
 
     if watch:
@@ -202,14 +207,14 @@ def _watch(submission: Path, grade_once, show, write_files, interval: float, max
     """check --watch: the first report in full, then what changed after each save (adgrade/watch.py)."""
     import time
 
-    from adgrade.report.escape import neutralise_commands
+    from adgrade.report.escape import terminal_text
     from adgrade.watch import render_changes, watch
 
     def waiting() -> None:
         _stderr(f"Watching {submission} for changes (Ctrl-C to stop)...")
 
     def changes(found, report) -> None:
-        click.echo(neutralise_commands(render_changes(found, report, time.strftime("[%H:%M:%S]"))), nl=False)
+        click.echo(terminal_text(render_changes(found, report, time.strftime("[%H:%M:%S]"))), nl=False)
         sys.stdout.flush()
         write_files(report, None)
 
@@ -279,9 +284,11 @@ def grade(submissions: tuple[str, ...], assignment: str, out: Path, workers: int
     import os
 
     from rich.console import Console
+    from rich.markup import escape
 
     from adgrade import batch
     from adgrade.engine import GradeOptions, plan
+    from adgrade.report.escape import terminal_text
     from adgrade.report.summary import build as build_summary
 
     spec = _load(assignment)
@@ -361,7 +368,7 @@ def grade(submissions: tuple[str, ...], assignment: str, out: Path, workers: int
             err.print(f"[{state['done']}/{state['total']}] {sub.student}: {data.get('score', 0):g} / "
                       f"{data.get('max_score', 0):g} {status} ({data.get('duration_s', 0):.1f} s)")
         if data.get("grader_error"):
-            err.print(f"[red]{sub.student}: the grader failed: {data['grader_error']}[/]")
+            err.print(f"[red]{sub.student}: the grader failed: {escape(terminal_text(data['grader_error']))}[/]")
 
     if not quiet and err.is_terminal:
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,

@@ -92,9 +92,10 @@ def test_hostile_candidates_cost_only_their_student_in_grade_resume_and_check(tm
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert "3 already graded" in proc.stderr
 
-    proc = run_cli("check", str(klass / "bob" / "deep.ipynb"), "-a", str(toy), "--sandbox", "none")
+    proc = run_cli("check", str(klass / "bob" / "deep.ipynb"), "-a", str(toy), "--sandbox", "none",
+                   "--format", "json")
     assert "Traceback" not in proc.stderr + proc.stdout
-    assert "nests more than 64 levels deep" in proc.stdout + proc.stderr
+    assert "nests more than 64 levels deep" in json.loads(proc.stdout)["message"]
 
 
 # ----------------------------------------------------------------------- symbolic links in a class folder
@@ -157,3 +158,90 @@ def test_a_class_with_links_grades_to_a_complete_gradebook(tmp_path):
     assert book == {"honest1": ("2", "passed"), "carol": ("0", "error"), "dave": ("0", "error")}
     dave = (out / "reports" / "dave.json").read_text()
     assert LINK_NOT_GRADED in dave and "root:" not in dave
+
+
+# ------------------------------------------------------------ text safe for a terminal, a CI log, a spreadsheet
+
+TERMINAL_ATTACKS = ("\x1b]0;pwned title\x07", "\x1b]52;c;cm0gLXJmIH4=\x1b\\", "\x1b[2J\x1b[H", "\x9b31m",
+                    "\u202e")
+PRINTS_ESCAPES = ("# %% p1\n"
+                  "print('\\x1b]0;pwned title\\x07 \\x1b]52;c;cm0gLXJmIH4=\\x1b\\\\ \\x1b[2J\\x1b[H')\n"
+                  "def square(x):\n"
+                  "    raise ValueError('\\x1b]0;pwned title\\x07\\x1b[2J\\u202e\\n::error title=pwned::gotcha')\n")
+
+
+def hostile_report():
+    from adgrade.results import CheckResult, ProblemResult, Report
+
+    message = "".join(TERMINAL_ATTACKS) + "\n::error title=pwned::gotcha\r::warning::x"
+    check = CheckResult("value of square", "error", 0, 2, message=message, kind="value")
+    problem = ProblemResult("p1", "Square" + TERMINAL_ATTACKS[0], False, 2, [check], notes=[message])
+    return Report(assignment="toy", submission="hw\x1b[2J.py", problems=[problem], notes=[message],
+                  output=message)
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_text_and_markdown_carry_no_terminal_control_and_no_workflow_command(fmt):
+    from adgrade.report import renderer
+
+    text = renderer(fmt)(hostile_report())
+    assert "\\x1b]0;pwned title\\x07" in text  # shown, as a visible escape
+    for char in ("\x1b", "\x07", "\x9b", "\u202e", "\r"):
+        assert char not in text, (fmt, repr(char))
+    assert not any(line.lstrip().startswith("::") for line in text.splitlines())
+
+
+def test_json_escapes_what_a_terminal_would_act_on_and_keeps_the_data():
+    from adgrade.report import renderer
+
+    report = hostile_report()
+    text = renderer("json")(report)
+    for char in ("\x1b", "\x07", "\x9b", "\u202e", "\r"):
+        assert char not in text
+    assert json.loads(text)["notes"] == report.notes  # the data itself unchanged
+
+
+@pytest.mark.parametrize("separator", [",", ";", "\t", "|"])
+def test_no_gradebook_cell_starts_a_formula_whatever_the_separator(separator):
+    from adgrade.report.csv_report import render_gradebook
+
+    names = ["x;=1+2;.py", "=HYPERLINK(1).py", "+1.py", "-1.py", "@SUM(A1).py", "\tx.py", "\r=1.py",
+             "a,=1.py", "a|=1.py", "a; =1.py", "honest-name_1.py"]
+    reports = {f"s{i}": {"submission": f"/class/{name}", "score": 0, "max_score": 2, "status": "failed",
+                         "problems": []} for i, name in enumerate(names)}
+    text = render_gradebook(reports)
+    # read as a spreadsheet that splits on SEPARATOR and ignores quoting would: no cell starts a formula
+    for line in text.replace("\r", "\n").splitlines():
+        for cell in line.split(separator):
+            assert not cell.strip().strip('"')[:1] in ("=", "+", "-", "@"), (separator, line, cell)
+    with_csv = {row["student"]: row["submission"] for row in csv.DictReader(text.splitlines())}
+    assert with_csv["s10"] == "honest-name_1.py" and with_csv["s0"] == "x;'=1+2;.py"
+
+
+def test_check_and_grade_output_carry_no_control_sequence_and_no_workflow_command(tmp_path):
+    toy = FIXTURES / "toy"
+    hostile = tmp_path / "hw.py"
+    hostile.write_text(PRINTS_ESCAPES)
+    proc = run_cli("check", str(hostile), "-a", str(toy), "--only", "p1", "--sandbox", "none", "-v")
+    assert proc.returncode == 1, proc.stderr
+    shown = proc.stdout + proc.stderr
+    assert "pwned" in shown  # the student still sees what they raised
+    for char in ("\x1b", "\x07", "\u202e"):
+        assert char not in shown, repr(char)
+    assert not any(line.lstrip().startswith("::") for line in shown.splitlines())
+
+    klass = tmp_path / "class"
+    (klass / "eve").mkdir(parents=True)
+    (klass / "eve" / "hw.py").write_text(GOOD)
+    (klass / "eve" / "x\n::error title=pwned::gotcha.py").write_text("y = 1\n")  # picked over: a note on stderr
+    (klass / "notes\n::error title=pwned::\x1b]0;t\x07.txt").write_text("")  # not gradable: a warning on stderr
+    (klass / "x;=1+2;.py").write_text(GOOD)
+    out = tmp_path / "out"
+    proc = run_cli("grade", str(klass), "-a", str(toy), "--only", "p1", "--out", str(out), "--workers", "1",
+                   "--sandbox", "none")
+    assert proc.returncode == 0, proc.stderr
+    assert "pwned" in proc.stderr  # the names are still shown
+    assert not any(line.lstrip().startswith("::") for line in (proc.stdout + proc.stderr).splitlines())
+    assert "\x1b" not in proc.stdout + proc.stderr
+    book = (out / "gradebook.csv").read_text()
+    assert "x;'=1+2;.py" in book and ";=" not in book

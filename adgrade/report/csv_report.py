@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,18 @@ FIXED_HEAD = ["student", "submission"]
 FIXED_TAIL = ["total", "max", "status"]
 
 
+#: a character that starts a formula, after the start of a cell, or after anything a spreadsheet may split
+#: cells at (a program that reads `x;=1+2;.py` with `;` as its separator sees the cell `=1+2`)
+_FORMULA = re.compile(r"(^|[,;|\t\r\n])(\s*)([=+\-@\t\r])")
+
+
 def _safe(text: str) -> str:
-    """No spreadsheet formulas from a file name (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """No spreadsheet formula from a student's name or file name (CSV injection), whatever the separator.
+
+    OWASP's guidance: a single quote before the character that would start a formula, here
+    wherever a cell could start (the cell's start, or after a separator of any kind).
+    """
+    return _FORMULA.sub(lambda m: m.group(1) + m.group(2) + "'" + m.group(3), text)
 
 
 def _number(value: float) -> str:

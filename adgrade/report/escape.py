@@ -17,6 +17,13 @@ through one of these:
   `::` and into every `##[`; what a reader sees is unchanged.
 - `neutralise_json` / `neutralise_xml` for data formats: the same characters are
   written as JSON / XML escapes, so the parsed data is *exactly* what it was.
+
+A terminal obeys control characters too: `ESC ] 0 ; … BEL` sets the window's
+title, `ESC ] 52 ; …` writes the clipboard, `ESC [ 2 J` clears the screen, a
+bidirectional override reorders what is shown. `neutralise_controls` writes
+each such character as a visible escape (`\x1b`, `\u202e`) in text and Markdown
+output; `clean_strings` does it to every string of a report before a renderer
+styles it (rich adds its own colour codes after).
 """
 
 from __future__ import annotations
@@ -44,6 +51,48 @@ def neutralise_commands(text: str) -> str:
     return "".join(parts)
 
 
+#: control characters a terminal acts on (C0 but tab and newline, DEL, C1) and the bidirectional controls
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def neutralise_controls(text: str) -> str:
+    """Text a terminal shows as it is: every control character (but tab and newline) as a visible escape."""
+    if not text:
+        return text
+    # a carriage return would let a line overwrite what came before it: it ends the line instead
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROLS.sub(_visible, text)
+
+
+def terminal_text(text: str) -> str:
+    """One line or message of student-derived text for a terminal or a CI log (stdout, stderr)."""
+    return neutralise_commands(neutralise_controls(str(text)))
+
+
+def clean_strings(value):
+    """A copy of VALUE (dataclasses, lists, tuples, dicts, strings) with every string passed through
+    `neutralise_controls`; anything else (numbers, arrays) is kept as it is."""
+    import dataclasses
+
+    if isinstance(value, str):
+        return neutralise_controls(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: clean_strings(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, list):
+        return [clean_strings(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(clean_strings(v) for v in value)
+    if isinstance(value, dict):
+        return {clean_strings(k): clean_strings(v) for k, v in value.items()}
+    return value
+
+
 def neutralise_json(text: str) -> str:
     """JSON text (as json.dumps writes it) whose decoded data is unchanged.
 
@@ -51,9 +100,11 @@ def neutralise_json(text: str) -> str:
     JSON leaves raw (U+0085, U+2028, U+2029) are escaped too, so no string starts a line.
     """
     text = text.replace(_LEGACY, "#\\u0023[")
-    for char in ("\x85", "\u2028", "\u2029"):
-        text = text.replace(char, f"\\u{ord(char):04x}")
-    return text
+    # and what json.dumps(ensure_ascii=False) leaves raw that a terminal acts on (DEL, C1 controls, bidi)
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def neutralise_xml(text: str) -> str:

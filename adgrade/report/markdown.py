@@ -8,7 +8,7 @@ page, and carries no line a CI runner would take for a workflow command.
 
 from __future__ import annotations
 
-from adgrade.report.escape import html_text, md_code_block, md_inline, neutralise_commands
+from adgrade.report.escape import html_text, md_code_block, md_inline, neutralise_commands, neutralise_controls
 from adgrade.results import Report
 
 ICON = {"passed": "✅", "failed": "❌", "error": "💥", "timeout": "⏱️", "skipped": "➖", "inconclusive": "❔",
@@ -72,4 +72,4 @@ def render_markdown(report: Report, verbose: bool = False) -> str:
     if notes:
         out.append("")
         out.extend(f"> {n}" for n in notes)
-    return neutralise_commands("\n".join(out).rstrip() + "\n")
+    return neutralise_commands(neutralise_controls("\n".join(out).rstrip() + "\n"))

@@ -21,6 +21,9 @@ def _bar(count: int, most: int, width: int = BAR) -> str:
 
 
 def build(summary: dict[str, Any]) -> Group:
+    from adgrade.report.escape import clean_strings
+
+    summary = clean_strings(summary)  # failure messages and names are the students'
     parts: list[Any] = []
     status = summary.get("status", {})
     n = summary.get("submissions", 0)

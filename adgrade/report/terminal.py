@@ -1,7 +1,9 @@
 """Rich terminal output: a table of problems, each failing check with its message, the total.
 
 What is written passes through `neutralise_commands` after wrapping, so no line of it (a
-student's exception message included) can pass for a CI workflow command.
+student's exception message included) can pass for a CI workflow command; every string of the
+report has its control characters made visible first (`clean_strings`: no title, clipboard or
+screen-clearing escape sequence from a student's print reaches the terminal).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from adgrade.report.escape import neutralise_commands
+from adgrade.report.escape import clean_strings, neutralise_commands
 from adgrade.results import Report
 
 STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "red", "skipped": "dim",
@@ -25,6 +27,7 @@ MARK = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⏱", "skipp
 
 
 def build(report: Report, verbose: bool = False) -> Group:
+    report = clean_strings(report)  # no control character of the student's reaches the terminal
     parts = []
     title = f"[bold]{escape(report.assignment)}[/] — {escape(report.submission)}"
     if report.error:
