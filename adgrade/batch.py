@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable
 
 from adgrade import __version__
+from adgrade.cells import MAX_SUBMISSION_BYTES, too_large_message
 from adgrade.results import CheckResult, ProblemResult, Report
 
 GRADABLE = (".py", ".ipynb")
@@ -42,9 +43,8 @@ JUNK_PARTS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git", ".DS_Stor
 
 # Caps on what a .zip may unpack to (a zip bomb, or a student's 2 GB data set, stops here).
 MAX_ZIP_MEMBERS = 20_000
-MAX_MEMBER_BYTES = 50 * 2**20
+MAX_MEMBER_BYTES = MAX_SUBMISSION_BYTES  # no larger file can be graded (cells.read_submission's limit)
 MAX_TOTAL_BYTES = 2 * 2**30
-MAX_SUBMISSION_BYTES = 20 * 2**20  # a .py / .ipynb larger than this is not graded (sent to a worker)
 
 SANDBOX_MODES = ("auto", "bwrap", "none")
 
@@ -260,10 +260,8 @@ def discover(sources: Iterable[str | Path], workdir: Path, entries: set[str] | N
             sub.path, sub.note = pick_submission(files, entries or set())
             if links:
                 sub.note = "; ".join(n for n in (sub.note, links) if n)
-            if sub.path.stat().st_size > MAX_SUBMISSION_BYTES:
-                sub.error = (f"{sub.path.name} is {sub.path.stat().st_size / 2**20:.0f} MB, over the "
-                             f"{MAX_SUBMISSION_BYTES // 2**20} MB a submission may have; clear the notebook's "
-                             "outputs and submit it again")
+            if sub.path.stat().st_size > MAX_SUBMISSION_BYTES:  # the limit and message `check` has
+                sub.error = too_large_message(sub.path.name, sub.path.stat().st_size)
         found.submissions.append(sub)
     if not found.submissions:
         raise BatchError("no submissions found (no .py, .ipynb or student folder in "
@@ -354,6 +352,7 @@ def extract_zip(path: Path, into: Path) -> tuple[Path, list[str]]:
     into.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=into))
     try:
+        os.chmod(staging, 0o777 & ~current_umask())  # a folder like any other once renamed (mkdtemp makes 0700)
         try:
             archive = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:
@@ -429,11 +428,27 @@ def extract_zip(path: Path, into: Path) -> tuple[Path, list[str]]:
 
 # =========================================================================== reports on disk
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (os.umask alone would
+    set it for a moment, racing with files other threads create)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write TEXT to PATH so that PATH is either the old file or the whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0600 would hide the gradebook from TAs and web servers
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()

@@ -19,8 +19,10 @@ This module imports no array framework and never executes student code.
 from __future__ import annotations
 
 import ast
+import io
 import json
 import re
+import tokenize
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +33,27 @@ __all__ = [
     "SubmissionError",
     "QuestionMatcher",
     "read_submission",
+    "MAX_SUBMISSION_BYTES",
     "assign_questions",
     "question_ends",
 ]
 
 SUFFIXES = (".py", ".ipynb")
+
+#: The largest submission `check` and `grade` read (one limit for both; a notebook's stored
+#: outputs count, and a zip member larger than this is never a submission either).
+MAX_SUBMISSION_BYTES = 50 * 2**20
+
+
+def too_large_message(name: str, size: int) -> str:
+    """What a student reads when the file is over MAX_SUBMISSION_BYTES (check and grade alike)."""
+    shown = f"{size / 2**20:.1f} MB"
+    if shown == f"{MAX_SUBMISSION_BYTES / 2**20:.1f} MB":  # just over: "50.0 MB, over the 50 MB" would puzzle
+        shown = f"{size:,} bytes"
+    return (f"{name} is {shown}, over the {MAX_SUBMISSION_BYTES // 2**20} MB a submission may "
+            "have, so it was not graded. A notebook is usually that large because of its stored outputs "
+            "(images, printed arrays): clear them (Jupyter: Edit > Clear Outputs of All Cells), save, and "
+            "submit it again.")
 
 
 @dataclass
@@ -126,20 +144,15 @@ def read_submission(path: str | Path) -> list[Cell]:
     if path.is_dir():
         raise SubmissionError(f"{path}: is a folder; pass the submission file itself (.py or .ipynb).")
     try:
+        size = path.stat().st_size
+        if size > MAX_SUBMISSION_BYTES:
+            raise SubmissionError(too_large_message(str(path), size))
         data = path.read_bytes()
     except OSError as exc:
         raise SubmissionError(
             f"{path}: cannot read the file ({exc.strerror or exc}). Check that it is readable."
         ) from exc
-    try:
-        # utf-8-sig: a byte-order mark some Windows editors write is not code.
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SubmissionError(
-            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}). "
-            "Save the file with UTF-8 encoding and submit it again."
-        ) from exc
+    text = _decode_py(data, path) if suffix == ".py" else _decode(data, "utf-8-sig", path, "")
     try:
         if suffix == ".py":
             return _read_py(text)
@@ -150,6 +163,38 @@ def read_submission(path: str | Path) -> list[Cell]:
             f"{path}: cannot be read: it is nested too deeply or too large to process "
             f"({type(exc).__name__}). Submit the file the assignment asks for."
         ) from None
+
+
+def _decode_py(data: bytes, path: Path) -> str:
+    """A .py file's text as Python reads it: UTF-8 unless a PEP 263 coding line says otherwise; a
+    UTF-8 byte-order mark is skipped (tokenize.detect_encoding is the interpreter's own rule)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:  # an unknown encoding, or a BOM with a coding line that is not utf-8
+        raise SubmissionError(
+            f"{path}: Python cannot read this file: {exc.msg if hasattr(exc, 'msg') else exc}. Fix the "
+            "`# -*- coding: ... -*-` line on line 1 or 2 (or delete it and save the file as UTF-8), "
+            "then submit it again."
+        ) from exc
+    declared = "" if encoding in ("utf-8", "utf-8-sig") else encoding
+    return _decode(data, encoding, path, declared)
+
+
+def _decode(data: bytes, encoding: str, path: Path, declared: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        if declared:
+            raise SubmissionError(
+                f"{path}: not {declared} text as its coding line says (byte 0x{data[exc.start]:02x} on line "
+                f"{line}). Fix the coding line, or save the file as UTF-8 without it, and submit it again."
+            ) from exc
+        raise SubmissionError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}). "
+            "Save the file with UTF-8 encoding and submit it again (or declare its encoding on the "
+            "first line, e.g. `# -*- coding: latin-1 -*-`)."
+        ) from exc
 
 
 def _split_lines(text: str) -> list[str]:

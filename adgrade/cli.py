@@ -72,12 +72,14 @@ def list_cmd() -> None:
 
     from adgrade.spec import available_assignments, parse_assignment
 
-    table = Table(title="assignments")
-    for column in ("name", "title", "problems", "points", "backends"):
-        table.add_column(column)
     found = available_assignments()
     if not found:
         raise UsageProblem("no problem sets found (looked in ./problems, $ADGRADE_PROBLEMS and the installed ones)")
+    table = Table(title="assignments")
+    # the name is what students type after -a: never cut; the other columns wrap (folding only a word too long)
+    table.add_column("name", no_wrap=True, min_width=max(len(name) for name in found))
+    for column in ("title", "problems", "points", "backends"):
+        table.add_column(column, overflow="fold")
     broken = []
     for name, root in found.items():
         try:
@@ -424,7 +426,8 @@ def export_cmd(out: Path, formats: tuple[str, ...], hidden_visibility: str) -> N
         written = batch.export(out, formats or batch.EXPORT_FORMATS, hidden_visibility=hidden_visibility)
     except batch.BatchError as exc:
         raise UsageProblem(str(exc)) from None
-    Console(highlight=False).print(build_summary(json.loads((out / "summary.json").read_text())))
+    if not formats:  # a chosen format is all that was asked for: the summary is only rewritten (summary.txt)
+        Console(highlight=False).print(build_summary(json.loads((out / "summary.json").read_text())))
     for fmt, paths in written.items():
         _stderr(f"{fmt}: " + ", ".join(str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else ""))
 
@@ -521,9 +524,11 @@ def ci_group() -> None:
 @click.option("-a", "--assignment", help="The problem set's name: REPO/problems/NAME [default: the only one there].")
 @click.option("--submission", metavar="FILE", help="The graded file, in REPO [default: the starter "
                                                    "`adgrade export-student` wrote, e.g. jax_nn.py].")
-@click.option("--install", default="adgrade", show_default=True, metavar="REQUIREMENT",
-              help='What pip installs after torch==2.13.0, e.g. "adgrade @ git+https://github.com/ORG/adgrade".')
-@click.option("--python", "python_version", default="3.11", show_default=True, help="The Python version CI uses.")
+@click.option("--install", default="", metavar="REQUIREMENT",
+              help="Install adgrade in CI from this pinned source instead of the wheel written into REPO: "
+                   '"adgrade @ git+https://github.com/ORG/adgrade@<commit>" or "adgrade @ https://.../x.whl#sha256=...".')
+@click.option("--python", "python_version", default=f"{sys.version_info.major}.{sys.version_info.minor}",
+              show_default=True, help="The Python version CI uses [default: this one's].")
 @click.option("--classroom", is_flag=True, help="Also report the score to GitHub Classroom "
                                                 "(classroom-resources/autograding-grading-reporter).")
 @click.option("--time-limit", type=float, help="Seconds for each question's cells and each check call.")
@@ -532,9 +537,11 @@ def ci_init_cmd(repo: Path, assignment: str | None, submission: str | None, inst
                 classroom: bool, time_limit: float | None, force: bool) -> None:
     """Write REPO/.github/workflows/adgrade.yml: GitHub Actions grades the submission on every push.
 
-    REPO is an assignment repository made by `adgrade export-student`. The job installs
-    torch==2.13.0 (CPU) and adgrade, runs `adgrade check` (JUnit XML kept as an artifact, the
-    table of problems on the run's summary page) and fails exactly when that command does.
+    REPO is an assignment repository made by `adgrade export-student`. Also writes
+    REPO/.github/adgrade/adgrade-<version>-py3-none-any.whl, this very adgrade, whose sha256 the
+    workflow pins (commit both). The job installs torch==2.13.0 from PyTorch's CPU index and that
+    wheel (pip's cache kept), runs `adgrade check` (JUnit XML kept as an artifact, the table of
+    problems on the run's summary page) and fails exactly when that command does.
     """
     from adgrade.ci import CIError, WorkflowSettings, find_assignment, submission_in_repo, write_workflow
     from adgrade.spec import parse_assignment
@@ -547,12 +554,16 @@ def ci_init_cmd(repo: Path, assignment: str | None, submission: str | None, inst
             _stderr(f"warning: {warning}")
         settings = WorkflowSettings(assignment=name, submission=graded, install=install, python=python_version,
                                     classroom=classroom, time_limit=time_limit)
-        path = write_workflow(repo, settings, force=force)
+        path, *wheel = write_workflow(repo, settings, force=force)
     except CIError as exc:
         raise UsageProblem(str(exc)) from None
     except SpecError as exc:
         raise _fail_spec(exc) from None
-    _stderr(f"Wrote {path}: every push grades {graded} against problems/{name}. Try its grading step here:")
+    _stderr(f"Wrote {path}: every push grades {graded} against problems/{name}.")
+    if wheel:
+        _stderr(f"Wrote {wheel[0]} (sha256 {settings.wheel_sha256}): the adgrade {__version__} running here, which "
+                "the workflow installs; commit it with the workflow.")
+    _stderr("Try its grading step here:")
     _stderr(f"  cd {repo} && adgrade check {graded} -a problems/{name}")
 
 

@@ -175,8 +175,12 @@ def resolve_assignment(name_or_path: str) -> Path:
     if name_or_path in found:
         return found[name_or_path]
     known = ", ".join(found) or "none found"
+    import difflib  # only on this error path
+
+    close = difflib.get_close_matches(path.name, list(found), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else "."
     raise SpecError(
-        f"no assignment {name_or_path!r}: not a folder with an assignment.toml, and not one of: {known}. "
+        f"no assignment {name_or_path!r}{hint} It is not a folder with an assignment.toml, and not one of: {known}. "
         f"Run `adgrade list` to see the assignments, or pass the path of a problem-set folder."
     )
 

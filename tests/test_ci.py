@@ -93,16 +93,23 @@ def run_workflow(repo: Path, workflow: dict, tmp_path: Path) -> dict:
             "outputs": outputs.read_text(encoding="utf-8") if outputs.exists() else ""}
 
 
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
 def test_workflow_installs_cpu_torch_then_adgrade_and_keeps_the_junit(repo):
-    workflow = _init(repo, "-a", "toy", "--install", "adgrade @ git+https://github.com/example/adgrade@v0.1.0")
+    workflow = _init(repo, "-a", "toy", "--install", f"adgrade @ git+https://github.com/example/adgrade@{COMMIT}")
     assert workflow["on"] is not None and "push" in workflow["on"]
     (job,) = workflow["jobs"].values()
     uses = [s.get("uses", "") for s in job["steps"]]
     assert uses[0].startswith("actions/checkout@") and uses[1].startswith("actions/setup-python@")
-    assert job["steps"][1]["with"]["python-version"] == "3.11"
+    setup = job["steps"][1]["with"]
+    assert setup["python-version"] == f"{sys.version_info.major}.{sys.version_info.minor}"  # the instructor's
+    assert setup["cache"] == "pip" and setup["cache-dependency-path"] == ".github/workflows/adgrade.yml"
     install = next(s["run"] for s in job["steps"] if "pip install" in s.get("run", ""))
-    assert install.index("pip install torch==2.13.0") < install.index("adgrade @ git+https://github.com/example/")
-    assert "'adgrade @ git+https://github.com/example/adgrade@v0.1.0'" in install  # quoted for the shell
+    assert "python -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu\n" in install
+    assert install.index("torch==2.13.0") < install.index("adgrade @ git+https://github.com/example/")
+    assert f"'adgrade @ git+https://github.com/example/adgrade@{COMMIT}'" in install  # quoted for the shell
+    assert not (repo / ".github" / "adgrade").exists() or not list((repo / ".github" / "adgrade").iterdir())
     grade = next(s for s in job["steps"] if s.get("id") == "adgrade")
     assert grade["run"].strip() == ('adgrade check toy.py -a problems/toy --format junit -o adgrade-junit.xml '
                                     '--summary "$GITHUB_STEP_SUMMARY"')
@@ -164,6 +171,139 @@ def test_classroom_workflow_reports_the_score_through_github_output(repo, tmp_pa
     assert [t["status"] for t in data["tests"]] == ["fail", "pass", "error"]
 
 
+@pytest.mark.parametrize("source, words", [
+    ("adgrade", "no package named adgrade is published"),
+    ("adgrade==0.1.0", "name one pinned adgrade"),
+    ("adgrade @ git+https://github.com/example/adgrade@v0.1.0", "40-hex commit"),
+    ("adgrade @ git+https://github.com/example/adgrade", "40-hex commit"),
+    ("adgrade @ https://example.org/adgrade-0.1.0-py3-none-any.whl", "#sha256="),
+    (f"evil @ git+https://github.com/example/adgrade@{COMMIT}", "name one pinned adgrade"),
+])
+def test_ci_init_refuses_an_unpinned_install_source(repo, source, words):
+    proc = run_cli("ci", "init", str(repo), "--install", source)
+    assert proc.returncode == 2 and words in proc.stderr
+    assert not (repo / ".github").exists()
+
+
+def test_the_wheel_is_the_running_adgrade_and_reproducible(tmp_path):
+    import hashlib
+    import importlib.metadata
+    import zipfile
+
+    import adgrade
+    from adgrade.wheel import build_wheel
+
+    first = build_wheel(tmp_path / "a")
+    second = build_wheel(tmp_path / "b")
+    assert first.path.name == f"adgrade-{adgrade.__version__}-py3-none-any.whl"
+    assert first.sha256 == second.sha256 == hashlib.sha256(first.path.read_bytes()).hexdigest()
+    package = Path(adgrade.__file__).parent
+    modules = {"adgrade/" + p.relative_to(package).as_posix() for p in package.rglob("*.py")
+               if "__pycache__" not in p.parts}
+    with zipfile.ZipFile(first.path) as wheel:
+        names = set(wheel.namelist())
+        assert modules <= names and not any(n.endswith(".pyc") for n in names)
+        assert wheel.read("adgrade/engine.py") == (package / "engine.py").read_bytes()
+        info = f"adgrade-{adgrade.__version__}.dist-info"
+        record = wheel.read(f"{info}/RECORD").decode()
+        assert {line.split(",")[0] for line in record.splitlines()} == names
+        points = wheel.read(f"{info}/entry_points.txt").decode()
+        assert "adgrade = adgrade.cli:main" in points and "adgrade = adgrade.pytest_plugin" in points
+        requires = [line for line in wheel.read(f"{info}/METADATA").decode().splitlines()
+                    if line.startswith("Requires-Dist:")]
+        assert requires == [f"Requires-Dist: {r}" for r in importlib.metadata.requires("adgrade")]
+
+
+def _deps_without_adgrade(where: Path) -> Path:
+    """A folder of links to what this environment has installed, adgrade left out: the fresh
+    environment sees its dependencies here instead of downloading them (offline)."""
+    where.mkdir()
+    for entry in sys.path:
+        site_dir = Path(entry)
+        if site_dir.name not in ("site-packages", "dist-packages") or not site_dir.is_dir():
+            continue
+        for child in sorted(site_dir.iterdir()):
+            lowered = child.name.lower()
+            if lowered.startswith(("adgrade", "__editable__")) or child.suffix == ".pth":
+                continue
+            if not (where / child.name).exists():
+                (where / child.name).symlink_to(child)
+    return where
+
+
+def test_the_workflow_runs_as_github_would_from_a_bare_clone(tmp_path):
+    """The instructor exports a repository, adds the workflow and pushes; the student pushes a
+    submission; the runner checks out a clone of that push, sets up a Python with nothing
+    installed and runs every `run:` step of the workflow as written, in order. Substituted, and
+    only this: the package index. pip runs with PIP_NO_INDEX=1 and finds torch, JAX and the other
+    dependencies already installed (links to this environment's, through a .pth file), so the torch
+    step is satisfied by the CPU build installed here; adgrade itself is not there: it can only
+    come from the wheel that `ci init` committed."""
+    def git(*args: str, cwd: Path) -> None:
+        subprocess.run(["git", "-c", "user.name=Instructor", "-c", "user.email=i@example.org", "-c",
+                        "init.defaultBranch=main", *args], cwd=cwd, check=True, capture_output=True)
+
+    origin = tmp_path / "hw1"
+    assert run_cli("export-student", str(FIXTURES / "toy"), str(origin)).returncode == 0
+    assert run_cli("ci", "init", str(origin)).returncode == 0
+    shutil.copy(SUBS / "correct.py", origin / "toy.py")  # the student's work
+    git("init", "-q", cwd=origin)
+    git("add", "-A", cwd=origin)
+    git("commit", "-q", "-m", "hw1", cwd=origin)
+    git("clone", "-q", "--bare", str(origin), str(tmp_path / "hw1.git"), cwd=tmp_path)
+
+    work = tmp_path / "runner" / "work"  # actions/checkout
+    git("clone", "-q", str(tmp_path / "hw1.git"), str(work), cwd=tmp_path)
+    workflow = yaml.safe_load((work / ".github" / "workflows" / "adgrade.yml").read_text(encoding="utf-8"))
+    (job,) = workflow["jobs"].values()
+    steps = job["steps"]
+    assert [s.get("uses", "run").split("@")[0] for s in steps] == [
+        "actions/checkout", "actions/setup-python", "run", "run", "actions/upload-artifact"]
+    # actions/setup-python: a Python of its own (no pip, no setuptools of its own: those come with
+    # the dependencies); its pip cache is keyed on a file that must exist in the checkout
+    assert (work / steps[1]["with"]["cache-dependency-path"]).is_file()
+    venv = tmp_path / "runner" / "python"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site_dir,) = venv.glob("lib/python*/site-packages")
+    (site_dir / "runner_dependencies.pth").write_text(f"{_deps_without_adgrade(tmp_path / 'deps')}\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    path = [p for p in env.get("PATH", "").split(os.pathsep) if p and Path(p) != Path(sys.executable).parent]
+    summary = tmp_path / "runner" / "summary.md"
+    env.update(PATH=os.pathsep.join([str(venv / "bin"), *path]), PIP_NO_INDEX="1", GITHUB_ACTIONS="true",
+               GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(tmp_path / "runner" / "output"))
+    probe = [str(venv / "bin" / "python"), "-c", "import importlib.util as u; print(u.find_spec('adgrade'))"]
+    assert subprocess.run(probe, cwd=work, env=env, capture_output=True, text=True).stdout.strip() == "None"
+
+    logs = []
+    for step in steps[2:4]:
+        proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=work,
+                              env=env, capture_output=True, text=True, timeout=600)
+        logs.append(f"$ {step['run']}{proc.stdout}{proc.stderr}")
+        assert proc.returncode == 0, "\n".join(logs)
+    log = "\n".join(logs)
+    assert "Requirement already satisfied: torch==2.13.0" in log and ": OK" in log  # sha256sum's word
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import adgrade; print(adgrade.__file__)"],
+                           cwd=work, env=env, capture_output=True, text=True).stdout.strip()
+    assert Path(where).resolve().is_relative_to(site_dir.resolve())  # the committed wheel, installed here
+    assert shutil.which("adgrade", path=env["PATH"]) == str(venv / "bin" / "adgrade")
+    junit = work / steps[4]["with"]["path"]  # what actions/upload-artifact keeps
+    suites = ET.parse(junit).getroot()
+    assert (suites.get("tests"), suites.get("failures"), suites.get("errors")) == ("3", "0", "0")
+    assert "**6 / 6**" in summary.read_text(encoding="utf-8")
+
+
+def test_the_install_step_refuses_a_wheel_that_is_not_the_pinned_one(repo):
+    workflow = _init(repo)
+    (job,) = workflow["jobs"].values()
+    install = next(s["run"] for s in job["steps"] if "pip install" in s.get("run", ""))
+    (check,) = [line for line in install.splitlines() if "sha256sum" in line]
+    assert subprocess.run(["bash", "-eo", "pipefail", "-c", check], cwd=repo, capture_output=True).returncode == 0
+    (wheel,) = (repo / ".github" / "adgrade").glob("adgrade-*-py3-none-any.whl")
+    wheel.write_bytes(wheel.read_bytes() + b"\0")
+    proc = subprocess.run(["bash", "-eo", "pipefail", "-c", check], cwd=repo, capture_output=True, text=True)
+    assert proc.returncode != 0 and "FAILED" in proc.stdout + proc.stderr
+
+
 def test_ci_init_usage_errors(repo, tmp_path):
     proc = run_cli("ci", "init", str(tmp_path / "nowhere"))
     assert proc.returncode == 2
@@ -173,7 +313,7 @@ def test_ci_init_usage_errors(repo, tmp_path):
     assert proc.returncode == 2 and "problem set" in proc.stderr
     proc = run_cli("ci", "init", str(repo), "-a", "jax-nn")
     assert proc.returncode == 2 and "export-student" in proc.stderr
-    proc = run_cli("ci", "init", str(repo), "--install", "adgrade${{ secrets.TOKEN }}")
+    proc = run_cli("ci", "init", str(repo), "--install", f"adgrade @ git+https://x.org/a${{{{ secrets.T }}}}@{COMMIT}")
     assert proc.returncode == 2 and "${{" in proc.stderr
     assert run_cli("ci", "init", str(repo)).returncode == 0
     proc = run_cli("ci", "init", str(repo))

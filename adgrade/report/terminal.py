@@ -31,7 +31,10 @@ def build(report: Report, verbose: bool = False) -> Group:
     parts = []
     title = f"[bold]{escape(report.assignment)}[/] — {escape(report.submission)}"
     if report.error:
+        # the submission was never run: one message says why, not one per check under a table of zeros
         parts.append(Panel(escape(report.error), title="could not grade this submission", border_style="red"))
+        parts.append(_total(report))
+        return Group(*parts)
     table = Table(title=title, title_justify="left", expand=False)
     table.add_column("problem")
     table.add_column("title")
@@ -68,11 +71,15 @@ def build(report: Report, verbose: bool = False) -> Group:
     if report.hidden_not_run:
         parts.append(Text(f"{report.hidden_not_run} hidden check(s) were not run here; your final score may differ.",
                           style="bold yellow"))
-    total_style = STYLE.get(report.status, "")
-    parts.append(Text.from_markup(
-        f"[bold]Total: {report.score:g} / {report.max_score:g}[/]  [{total_style}]{report.status}[/]"
-        f"  [dim]({report.duration_s:.1f} s)[/]"))
+    parts.append(_total(report))
     return Group(*parts)
+
+
+def _total(report: Report) -> Text:
+    total_style = STYLE.get(report.status, "")
+    return Text.from_markup(
+        f"[bold]Total: {report.score:g} / {report.max_score:g}[/]  [{total_style}]{report.status}[/]"
+        f"  [dim]({report.duration_s:.1f} s)[/]")
 
 
 def render_text(report: Report, verbose: bool = False, width: int | None = None, color: bool = False) -> str:

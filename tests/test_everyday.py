@@ -1,0 +1,208 @@
+"""The everyday paths (issue 11): one size limit for check and grade, PEP 263 and BOMs, files that
+respect the umask, `ci init` in an empty folder, `list` at 80 columns, one message for an ungradable
+file, did-you-mean, `export --format csv` without the summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adgrade.cells import MAX_SUBMISSION_BYTES, SubmissionError, read_submission
+from adgrade.spec import SpecError, available_assignments, resolve_assignment
+
+from conftest import FIXTURES, ROOT, run_cli
+
+TOY = str(FIXTURES / "toy")
+UMASK = 0o027
+
+
+def _cli_with_umask(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "adgrade.cli", *args], cwd=cwd or ROOT, capture_output=True,
+                          text=True, timeout=300, preexec_fn=lambda: os.umask(UMASK),
+                          env=dict(os.environ, COLUMNS="200"))
+
+
+def _oversized(path: Path) -> Path:
+    with open(path, "wb") as f:  # sparse: nothing is written to disk
+        f.truncate(MAX_SUBMISSION_BYTES + 1)
+    return path
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> Path:
+    """`adgrade grade` of one oversized submission (never run: cheap), under umask 027."""
+    root = tmp_path_factory.mktemp("class")
+    (root / "class").mkdir()
+    _oversized(root / "class" / "big.py")
+    out = root / "out"
+    proc = _cli_with_umask("grade", str(root / "class"), "-a", TOY, "--out", str(out), "--sandbox", "none",
+                           "--workers", "1", "-q")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+# -- 3. one size limit -----------------------------------------------------------------
+
+def test_check_and_grade_share_one_size_limit_and_say_it(graded, tmp_path):
+    big = _oversized(tmp_path / "big.py")
+    proc = run_cli("check", str(big), "-a", TOY, "--format", "json", "--sandbox", "none")
+    assert proc.returncode == 1, proc.stderr
+    checked = json.loads(proc.stdout)
+    graded_report = json.loads((graded / "reports" / "big.json").read_text())
+    limit = f"over the {MAX_SUBMISSION_BYTES // 2**20} MB a submission may have"
+    for report in (checked, graded_report):
+        assert report["status"] == "error" and report["score"] == 0
+        assert limit in report["message"] and f"{MAX_SUBMISSION_BYTES + 1:,} bytes" in report["message"]
+        assert "Clear Outputs" in report["message"]
+    assert checked["message"].replace(str(big), "big.py") == graded_report["message"]
+
+
+def test_a_file_under_the_limit_is_read(tmp_path):
+    path = tmp_path / "hw.py"
+    path.write_bytes(b"x = 1\n" + b"#" * (2 * 2**20) + b"\n")  # 2 MB: well under the limit
+    assert read_submission(path)[0].source.startswith("x = 1")
+
+
+# -- 5. PEP 263 coding lines and byte-order marks ----------------------------------------
+
+def test_a_latin1_file_with_a_coding_line_is_read_as_python_reads_it(tmp_path):
+    path = tmp_path / "hw.py"
+    path.write_bytes("# -*- coding: latin-1 -*-\n# Réponse de l'élève\ndef f():\n    return 'é'\n".encode("latin-1"))
+    (cell,) = read_submission(path)
+    assert "Réponse de l'élève" in cell.source and "return 'é'" in cell.source
+    namespace: dict = {}
+    exec(compile(cell.source, "hw.py", "exec"), namespace)  # as the child compiles a cell: the str, cookie ignored
+    assert namespace["f"]() == "é"
+
+
+@pytest.mark.parametrize("data", [
+    "\ufeff# -*- coding: utf-8 -*-\nx = 'é'\n".encode("utf-8"),
+    "#!/usr/bin/env python\n# vim: set fileencoding=cp1252 :\nx = '€'\n".encode("cp1252"),
+    "\ufeffx = 'é'\n".encode("utf-8"),
+])
+def test_boms_and_coding_lines_on_either_first_line(tmp_path, data):
+    path = tmp_path / "hw.py"
+    path.write_bytes(data)
+    (cell,) = read_submission(path)
+    assert not cell.source.startswith("\ufeff") and ("'é'" in cell.source or "'€'" in cell.source)
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"# -*- coding: klingon -*-\nx = 1\n", "coding"),
+    ("\ufeff# coding: latin-1\nx = 1\n".encode("utf-8"), "coding"),
+    (b"# coding: ascii\nx = '\xe9'\n", "not ascii text as its coding line says (byte 0xe9 on line 2)"),
+    (b"x = 1\ny = '\xe9'\n", "latin-1"),  # no coding line: the message says how to declare one
+])
+def test_encodings_python_refuses_are_refused_with_what_to_do(tmp_path, data, words):
+    path = tmp_path / "hw.py"
+    path.write_bytes(data)
+    with pytest.raises(SubmissionError) as info:
+        read_submission(path)
+    assert str(path) in str(info.value) and words in str(info.value)
+
+
+def test_a_latin1_submission_scores_full_marks(tmp_path):
+    text = (FIXTURES / "toy-submissions" / "correct.py").read_text(encoding="utf-8")
+    path = tmp_path / "hw.py"
+    path.write_bytes(("# -*- coding: latin-1 -*-\n# Élève: Zoë\n" + text).encode("latin-1"))
+    proc = run_cli("check", str(path), "-a", TOY, "--format", "json", "--sandbox", "none")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0 and report["status"] == "passed", report.get("error") or proc.stderr
+    assert report["score"] == report["max_score"] == 6
+
+
+# -- 6. the umask ------------------------------------------------------------------------
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_what_grade_report_and_export_write_follows_the_umask(graded):
+    want = 0o666 & ~UMASK
+    written = [graded / "gradebook.csv", graded / "summary.json", graded / "summary.txt", graded / "batch.json",
+               graded / "reports" / "big.json", *graded.glob("gradescope/*/results.json"), *graded.glob("junit/*")]
+    assert len(written) == 7
+    assert {p.name: oct(_mode(p)) for p in written} == {p.name: oct(want) for p in written}
+    proc = _cli_with_umask("report", str(graded))
+    assert proc.returncode == 0, proc.stderr
+    assert oct(_mode(graded / "class.html")) == oct(want)
+    (graded / "gradebook.csv").unlink()
+    proc = _cli_with_umask("export", str(graded), "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    assert oct(_mode(graded / "gradebook.csv")) == oct(want)
+
+
+def test_an_extracted_zip_follows_the_umask(tmp_path):
+    import zipfile
+
+    from adgrade.batch import extract_zip
+
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("smith_1_2_hw.py", "x = 1\n")
+    old = os.umask(UMASK)
+    try:
+        target, _ = extract_zip(archive, tmp_path / "extracted")
+    finally:
+        os.umask(old)
+    assert oct(_mode(target)) == oct(0o777 & ~UMASK)
+
+
+# -- 7. ci init where there is no assignment yet -------------------------------------------
+
+def test_ci_init_in_an_empty_folder_says_to_export_first(tmp_path):
+    proc = run_cli("ci", "init", str(tmp_path))
+    assert proc.returncode == 2
+    first = proc.stderr.strip().splitlines()[0]
+    assert "not an assignment repository" in first and f"adgrade export-student ASSIGNMENT {tmp_path}" in first
+    assert "-a" not in first.replace("export-student", "")
+
+
+# -- 8. list -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_list_never_cuts_a_name(columns):
+    proc = run_cli("list", env={"COLUMNS": columns})
+    assert proc.returncode == 0, proc.stderr
+    names = [line.split("│")[1].strip() for line in proc.stdout.splitlines() if line.startswith("│")]
+    assert set(available_assignments()) <= set(names)
+    assert not any("…" in line for line in proc.stdout.splitlines())
+    assert max(len(line) for line in proc.stdout.splitlines()) <= int(columns)
+
+
+# -- 10. noise ---------------------------------------------------------------------------
+
+def test_an_ungradable_file_is_explained_once(tmp_path):
+    path = tmp_path / "hw.txt"
+    path.write_text("x = 1\n")
+    proc = run_cli("check", str(path), "-a", "jax-nn", "--sandbox", "none", env={"COLUMNS": "200"})
+    assert proc.returncode == 1
+    assert proc.stdout.count("cannot grade a .txt file") == 1
+    assert "Total: 0 / 40" in proc.stdout and "q1a" not in proc.stdout
+
+
+@pytest.mark.parametrize("typed, meant", [("jax_nn", "jax-nn"), ("torch-backprob", "torch-backprop"),
+                                          ("autogradintro", "autograd-intro")])
+def test_a_misspelt_assignment_gets_a_did_you_mean(typed, meant):
+    with pytest.raises(SpecError, match=f"did you mean '{meant}'"):
+        resolve_assignment(typed)
+
+
+def test_no_did_you_mean_for_nothing_close():
+    with pytest.raises(SpecError) as info:
+        resolve_assignment("quantum-chemistry")
+    assert "did you mean" not in str(info.value) and "adgrade list" in str(info.value)
+
+
+def test_export_of_one_format_does_not_reprint_the_summary(graded):
+    proc = run_cli("export", str(graded), "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and "gradebook.csv" in proc.stderr and "summary.txt" in proc.stderr
+    proc = run_cli("export", str(graded))
+    assert "score distribution" in proc.stdout  # all of it rebuilt: the summary is shown
