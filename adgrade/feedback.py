@@ -9,6 +9,25 @@ import numpy as np
 
 from adgrade.runner.protocol import Opaque
 
+# The sandbox's rules (runner/sandbox.py), in the student's words: what a failed download, a write outside the
+# scratch folder or a full scratch folder look like from inside it.
+SANDBOX_ERRORS: list[tuple[str, str]] = [
+    (r"Network is unreachable|Temporary failure in name resolution|Name or service not known|"
+     r"No address associated with hostname|nodename nor servname|getaddrinfo failed|\[Errno -[235]\]|"
+     r"Errno 101|Connection refused|URLError|NewConnectionError|Max retries exceeded|ConnectionError",
+     "the grader has no network: download data in a cell the checks don't need, or use the data the "
+     "assignment gives."),
+    (r"Read-only file system|Errno 30\b",
+     "the grader lets your code write only in its scratch folder, the current working folder (also $HOME "
+     "and $TMPDIR): use a relative path such as 'data/x.npy', or tempfile.mkdtemp()."),
+    (r"No space left on device|Errno 28\b|Disk quota exceeded",
+     "the scratch folder is full: the grader gives your code {scratch_mb} MB there; write smaller files, or "
+     "none (keep results in variables)."),
+    (r"^PermissionError: .*Permission denied: '/",
+     "the grader lets your code read and write only its scratch folder (the current working folder), "
+     "the Python installation and the data the assignment gives; use a relative path."),
+]
+
 # (pattern on "Type: message", explanation). First match wins; the original error is always shown too.
 FRAMEWORK_ERRORS: list[tuple[str, str]] = [
     (r"TracerArrayConversionError|__array__\(\) .*Tracer|Tracer.*numpy",
@@ -83,6 +102,11 @@ def explain_error(error: dict | None, where: str = "") -> str:
 
 
 def _framework_hint(text: str) -> str:
+    for pattern, hint in SANDBOX_ERRORS:
+        if re.search(pattern, text, flags=re.IGNORECASE | re.DOTALL):
+            from adgrade.runner.sandbox import SCRATCH_MB
+
+            return hint.format(scratch_mb=SCRATCH_MB)
     for pattern, hint in FRAMEWORK_ERRORS:
         if re.search(pattern, text, flags=re.IGNORECASE | re.DOTALL):
             return hint

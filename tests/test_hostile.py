@@ -245,3 +245,230 @@ def test_check_and_grade_output_carry_no_control_sequence_and_no_workflow_comman
     assert "\x1b" not in proc.stdout + proc.stderr
     book = (out / "gradebook.csv").read_text()
     assert "x;'=1+2;.py" in book and ";=" not in book
+
+
+# ------------------------------------------------------------------------- what a submission leaves behind
+
+HONEST_REST = """
+# %% p2
+def double(x):
+    return 2 * x
+
+
+# %% p3
+def negate(x):
+    return -x
+
+
+# %% p4
+def halve(x):
+    return x / 2
+"""
+
+SYSV = """
+import ctypes, ctypes.util, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+librt = ctypes.CDLL(ctypes.util.find_library("rt") or "librt.so.1", use_errno=True)
+KEY = 0x5ADA
+"""
+
+LEAVES_IPC = SYSV + """
+# %% p1
+# 64 MB of System V shared memory with a message for the next student, and a POSIX message queue
+seg = libc.shmget(KEY, 64 << 20, 0o1000 | 0o666)  # IPC_CREAT
+addr = libc.shmat(seg, None, 0)
+ctypes.memset(addr, 1, 64 << 20)
+ctypes.memmove(addr, b"hello next student", 18)
+sem = libc.semget(KEY, 1, 0o1000 | 0o666)
+msq = libc.msgget(KEY, 0o1000 | 0o666)
+mq = librt.mq_open(b"/adgrade-hello", os.O_CREAT | os.O_RDWR, 0o666, None)
+print("LEFT", json.dumps([seg, sem, msq, mq]))
+
+
+def square(x):
+    return x * x
+""" + HONEST_REST
+
+LOOKS_FOR_IPC = SYSV + """
+# %% p1
+found = {"shm": libc.shmget(KEY, 0, 0), "sem": libc.semget(KEY, 0, 0), "msg": libc.msgget(KEY, 0, 0),
+         "mq": librt.mq_open(b"/adgrade-hello", os.O_RDONLY, 0, None)}
+listed = {k: open(f"/proc/sysvipc/{k}").read().splitlines()[1:] for k in ("shm", "sem", "msg")}
+print("FOUND", json.dumps({"ids": found, "listed": listed}))
+
+
+def square(x):
+    return x * x
+""" + HONEST_REST
+
+MAKES_USERNS = """
+import ctypes, json, subprocess
+# %% p1
+libc = ctypes.CDLL(None, use_errno=True)
+code = 0 if libc.unshare(0x10000000) == 0 else ctypes.get_errno()  # CLONE_NEWUSER
+tool = subprocess.run(["unshare", "-U", "-r", "id", "-u"], capture_output=True, text=True)
+print("USERNS", json.dumps({"unshare": code, "tool": tool.returncode, "id": tool.stdout.strip()}))
+
+
+def square(x):
+    return x * x
+""" + HONEST_REST
+
+MEMORY_IN_PROCESSES = """
+import subprocess, sys, time
+# %% p1
+def square(x):
+    # four processes of 400 MB each (exec'd: os.fork is closed to students), every one within the
+    # 1024 MB limit, together well over it
+    hog = "b = bytearray(b'x') * (400 << 20); import time; time.sleep(30)"
+    kids = [subprocess.Popen([sys.executable, "-c", hog]) for _ in range(4)]
+    time.sleep(30)
+    return x * x
+""" + HONEST_REST
+
+FILLS_SCRATCH = """
+import os
+# %% p1
+def square(x):
+    with open("big.bin", "wb") as f:
+        f.write(b"x" * (64 << 20))  # more than the scratch folder holds here
+    return x * x
+
+
+# %% p2
+def double(x):
+    os.makedirs("many", exist_ok=True)
+    for i in range(5000):
+        open(f"many/{i}", "w").close()
+    return 2 * x
+
+
+# %% p3
+def negate(x):
+    return -x
+
+
+# %% p4
+def halve(x):
+    return x / 2
+"""
+
+
+@pytest.fixture(scope="module")
+def adversarial():
+    from adgrade.spec import load_assignment
+
+    return load_assignment(FIXTURES / "adversarial")
+
+
+@pytest.fixture(scope="module")
+def bwrap_factory():
+    from test_adversarial import require_bwrap
+
+    from adgrade.runner.sandbox import launcher_factory
+
+    require_bwrap()
+    factory = launcher_factory("bwrap")
+    yield factory
+    factory.close()
+
+
+def grade_text(tmp_path: Path, text: str, spec, factory, name: str = "sub.py", time_limit: float = 3):
+    from adgrade.engine import GradeOptions, grade_submission
+
+    path = tmp_path / name
+    path.write_text(text)
+    return grade_submission(path, spec, GradeOptions(launcher_factory=factory, time_limit=time_limit))
+
+
+def printed(report, tag: str):
+    for line in report.output.splitlines():
+        if line.startswith(tag + " "):
+            return json.loads(line[len(tag) + 1:])
+    raise AssertionError(f"no {tag} line in the output:\n{report.output}\nnotes: {report.notes}")
+
+
+def problem_text(report, pid: str) -> str:
+    problem = {p.id: p for p in report.problems}[pid]
+    return " ".join([c.message for c in problem.checks] + problem.notes)
+
+
+def test_ipc_objects_do_not_outlive_their_submission(tmp_path, adversarial, bwrap_factory):
+    first = grade_text(tmp_path, LEAVES_IPC, adversarial, bwrap_factory, "leaves.py")
+    made = printed(first, "LEFT")
+    assert all(i >= 0 for i in made), made  # it could make them (its own IPC namespace)
+    assert first.score == 5
+    # the next submission on the same worker (the same fork server) finds nothing of it
+    second = grade_text(tmp_path, LOOKS_FOR_IPC, adversarial, bwrap_factory, "looks.py")
+    found = printed(second, "FOUND")
+    assert found["ids"] == {"shm": -1, "sem": -1, "msg": -1, "mq": -1}, found
+    assert found["listed"] == {"shm": [], "sem": [], "msg": []}
+    assert second.score == 5
+
+
+def test_a_submission_cannot_make_a_user_namespace(tmp_path, adversarial, bwrap_factory):
+    report = grade_text(tmp_path, MAKES_USERNS, adversarial, bwrap_factory)
+    seen = printed(report, "USERNS")
+    assert seen["unshare"] != 0 and seen["tool"] != 0 and seen["id"] == "", seen  # ENOSPC as root, EPERM if not
+    assert report.score == 5
+
+
+def test_memory_is_bounded_for_the_whole_submission_not_per_process(tmp_path, adversarial, bwrap_factory):
+    report = grade_text(tmp_path, MEMORY_IN_PROCESSES, adversarial, bwrap_factory, time_limit=20)
+    text = problem_text(report, "p1")
+    assert "together used" in text and "limit of 1024 MB for all of them together" in text, text
+    assert {p.id: p.status for p in report.problems} == {"p1": "failed", "p2": "passed", "p3": "passed",
+                                                         "p4": "passed"}
+
+
+def test_the_scratch_folder_is_bounded_in_bytes_and_in_files(tmp_path, adversarial, monkeypatch):
+    from test_adversarial import require_bwrap
+
+    from adgrade.runner import sandbox
+
+    require_bwrap()
+    monkeypatch.setattr(sandbox, "SCRATCH_MB", 16)
+    monkeypatch.setattr(sandbox, "SCRATCH_FILES", 1000)
+    factory = sandbox.launcher_factory("bwrap")
+    try:
+        if not factory.sandbox.scratch_is_tmpfs():
+            pytest.skip("this bubblewrap has no --size: the scratch folder is the host's")
+        report = grade_text(tmp_path, FILLS_SCRATCH, adversarial, factory)
+    finally:
+        factory.close()
+    p1, p2 = problem_text(report, "p1"), problem_text(report, "p2")
+    assert "No space left on device" in p1 and "the scratch folder is full" in p1, p1
+    assert "more than 1000 files and folders in its scratch folder" in p2, p2
+    assert {p.id: p.status for p in report.problems} == {"p1": "failed", "p2": "failed", "p3": "passed",
+                                                         "p4": "passed"}
+
+
+# ------------------------------------------------------------------ leftovers of a grader killed with SIGKILL
+
+def test_leftovers_of_a_killed_grader_are_removed_at_the_next_start(tmp_path):
+    import subprocess
+    import sys
+
+    from adgrade.runner.sandbox import _start_time, remove_leftovers
+
+    # a grader that makes its folders (as `check` and `grade` do) and is killed with SIGKILL: no clean-up runs
+    script = ("import os, signal\n"
+              "from adgrade.runner.sandbox import launcher_factory, Sandbox\n"
+              "factory = launcher_factory('none', fork_server=False)\n"
+              "Sandbox()\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert proc.returncode == -9
+    left = sorted(p.name.split("-")[1] for p in tmp_path.iterdir())
+    assert left == ["runs", "sandbox"], left
+    # a living grader's folder (this process), and folders that are not ours to judge, stay
+    mine = tmp_path / f"adgrade-runs-{os.getpid()}-{_start_time(os.getpid())}-abc"
+    old_style = tmp_path / "adgrade-runs-k2j3h4"
+    reused = tmp_path / f"adgrade-runs-{os.getpid()}-1-abc"  # this pid, but another process's start time
+    other = tmp_path / "unrelated-runs-1-2-3"
+    for folder in (mine, old_style, reused, other):
+        folder.mkdir()
+    removed = remove_leftovers(str(tmp_path))
+    assert len(removed) == 3 and str(reused) in removed
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, old_style.name, other.name])

@@ -78,13 +78,90 @@ def preload(backends: Iterable[str]) -> None:
     import adgrade.runner.limits  # noqa: F401
 
 
+#: how often the server measures a running child's memory and scratch folder (seconds)
+WATCH_INTERVAL = 0.05
+
+
+def _statm_anon(pid: int | str) -> int:
+    """Resident anonymous memory of a process in bytes (statm's resident - shared: no ptrace right needed)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            fields = f.read().split()
+        return (int(fields[1]) - int(fields[2])) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def sysv_shm_bytes() -> int:
+    """Resident bytes of every System V shared memory segment of this IPC namespace."""
+    try:
+        with open("/proc/sysvipc/shm") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return 0
+    if not lines:
+        return 0
+    head = lines[0].split()
+    column = head.index("rss") if "rss" in head else head.index("size")
+    total = 0
+    for line in lines[1:]:
+        try:
+            total += int(line.split()[column])
+        except (ValueError, IndexError):
+            pass
+    return total
+
+
+def remove_sysv_ipc() -> int:
+    """Remove every System V IPC object (shared memory, semaphores, message queues) this process may remove,
+    and every POSIX message queue under /dev/mqueue; returns how many went. Run by the sweeper as the
+    children's user id, in the sandbox's own IPC namespace: nothing outlives its submission."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    removed = 0
+    for kind, remove in (("shm", lambda i: libc.shmctl(i, 0, None)), ("sem", lambda i: libc.semctl(i, 0, 0)),
+                         ("msg", lambda i: libc.msgctl(i, 0, None))):  # IPC_RMID is 0
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        column = 1  # the id: shmid, semid, msqid
+        for line in lines[1:]:
+            try:
+                removed += remove(int(line.split()[column])) == 0
+            except (ValueError, IndexError):
+                pass
+    try:
+        for name in os.listdir("/dev/mqueue"):
+            try:
+                os.unlink(os.path.join("/dev/mqueue", name))
+                removed += 1
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return removed
+
+
 class _Server:
-    def __init__(self, sock: socket.socket, uid: int | None, gid: int | None, sweep: bool):
+    def __init__(self, sock: socket.socket, uid: int | None, gid: int | None, sweep: bool,
+                 scratch_root: str | None = None, scratch_files: int = 0):
         self.sock = sock
         self.uid = uid
         self.gid = gid if gid is not None else uid
         self.sweep = sweep  # kill every process of the children's user id after a child ends
         self.children: dict[int, Any] = {}  # pid -> request id
+        # the sandbox's tmpfs the children's scratch folders are made in (None: they are the host's)
+        self.scratch_root = scratch_root
+        self.scratch_files = scratch_files
+        # a running child's limits, what it used when it started, and why it was killed (sent with "exit")
+        self.limits: dict[int, Limits] = {}
+        self.files_at_start: dict[int, int] = {}
+        self.reasons: dict[int, str] = {}
+        self.base_anon = _statm_anon("self")  # what a fresh child shares with the server (copy-on-write)
+        self._watched = 0.0
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -101,10 +178,13 @@ class _Server:
         import select
 
         while True:
+            watching = self.sweep and bool(self.children)
             try:
-                ready, _, _ = select.select([self.sock, self.wake_r], [], [], 1.0)
+                ready, _, _ = select.select([self.sock, self.wake_r], [], [], WATCH_INTERVAL if watching else 1.0)
             except InterruptedError:
                 ready = []
+            if watching:
+                self.watch()
             if self.wake_r in ready:
                 try:
                     while os.read(self.wake_r, 512):
@@ -169,7 +249,67 @@ class _Server:
         for fd in fds:
             os.close(fd)
         self.children[pid] = request.get("id")
+        try:
+            self.limits[pid] = Limits.from_arg(request["limits"])
+        except (KeyError, ValueError, TypeError):
+            self.limits[pid] = Limits()
+        self.files_at_start[pid] = self._scratch_inodes()
         self.send({"event": "spawned", "id": request.get("id"), "pid": pid})
+
+    # -- what the whole submission uses (bounded here, not per process) ----------------------
+    def _scratch_inodes(self) -> int:
+        if not self.scratch_root:
+            return 0
+        try:
+            st = os.statvfs(self.scratch_root)
+        except OSError:
+            return 0
+        return st.f_files - st.f_ffree
+
+    def submission_memory(self) -> int:
+        """Bytes the running submission holds: the anonymous memory of every process in the sandbox's pid
+        namespace beyond what each shares with the server, and its System V shared memory.
+
+        Copy-on-write memory one of the submission's processes shares with another it forked is counted in
+        both (a conservative estimate: no ptrace right is needed to read it)."""
+        me = os.getpid()
+        total = sysv_shm_bytes()
+        try:
+            pids = [int(n) for n in os.listdir("/proc") if n.isdigit()]
+        except OSError:
+            return total
+        for pid in pids:
+            if pid == me or (pid == 1 and me != 1):
+                continue  # this server, and bubblewrap's own init when the server is not pid 1
+            total += max(0, _statm_anon(pid) - self.base_anon)
+        return total
+
+    def watch(self) -> None:
+        """Kill a child whose processes together use more memory than its limit, or that made more files
+        in its scratch folder than allowed (a tmpfs's --size bounds their bytes already)."""
+        now = time.monotonic()
+        if now - self._watched < WATCH_INTERVAL:
+            return
+        self._watched = now
+        for pid in list(self.children):
+            if pid in self.reasons:
+                continue
+            limits = self.limits.get(pid) or Limits()
+            used = self.submission_memory()
+            if used > limits.memory_mb * 2**20:
+                self._over(pid, f"the submission's processes together used {used / 2**20:.0f} MB of memory, over "
+                                f"the limit of {limits.memory_mb} MB for all of them together")
+                continue
+            files = self._scratch_inodes() - self.files_at_start.get(pid, 0)
+            if self.scratch_files and files > self.scratch_files:
+                self._over(pid, f"it made more than {self.scratch_files} files and folders in its scratch folder "
+                                f"(the limit); write fewer, larger files")
+
+    def _over(self, pid: int, reason: str) -> None:
+        self.reasons[pid] = reason
+        self._kill_group(pid)
+        if self.sweep:
+            self._sweep_once()  # its other processes too (one child at a time per server)
 
     def reap(self) -> None:
         while True:
@@ -182,9 +322,15 @@ class _Server:
             if pid not in self.children:
                 continue  # an orphan of a child's (we are pid 1 in the sandbox), or a sweeper
             rid = self.children.pop(pid)
+            self.limits.pop(pid, None)
+            self.files_at_start.pop(pid, None)
+            reason = self.reasons.pop(pid, "")
             self._kill_group(pid)
             self._sweep()
-            self.send({"event": "exit", "id": rid, "pid": pid, "code": _returncode(status)})
+            message = {"event": "exit", "id": rid, "pid": pid, "code": _returncode(status)}
+            if reason:
+                message["reason"] = reason
+            self.send(message)
 
     def _settle(self, timeout: float = 3.0) -> None:
         """In the sandbox's pid namespace, wait until no process but this server is left (reaping the
@@ -251,6 +397,8 @@ class _Server:
                         os.kill(-1, signal.SIGKILL)
                     except ProcessLookupError:
                         break
+                # and what would outlive them: System V IPC and POSIX message queues of this IPC namespace
+                remove_sysv_ipc()
             except BaseException:
                 pass
             os._exit(0)
@@ -305,7 +453,19 @@ def _become_child(request: dict, fds: list[int], uid: int | None, gid: int | Non
         from adgrade.runner.limits import drop_privileges
 
         drop_privileges(uid, gid if gid is not None else uid)
-    os.chdir(request.get("cwd") or "/")  # after the drop: the folder is the child's alone
+    cwd = request.get("cwd") or "/"
+    root = request.get("scratch_root")
+    if root and os.path.dirname(cwd.rstrip("/")) == root.rstrip("/"):
+        # the sandbox's tmpfs: the scratch folder is made here, and what earlier submissions left goes
+        # (before any student code runs; a restarted life of the same submission keeps its own folder)
+        import shutil
+
+        for entry in os.listdir(root):
+            path = os.path.join(root, entry)
+            if path != cwd.rstrip("/"):
+                shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(cwd, mode=0o700, exist_ok=True)
+    os.chdir(cwd)  # after the drop: the folder is the child's alone
     _prctl_dumpable(True)
     from adgrade.runner.limits import Limits as _Limits, set_child_limits
 
@@ -356,6 +516,8 @@ def server_main(argv: list[str]) -> int:
     parser.add_argument("--uid", type=int)
     parser.add_argument("--gid", type=int)
     parser.add_argument("--sweep", action="store_true")
+    parser.add_argument("--scratch-root")
+    parser.add_argument("--scratch-files", type=int, default=0)
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.control_fd)
     os.set_inheritable(args.control_fd, False)
@@ -375,7 +537,7 @@ def server_main(argv: list[str]) -> int:
     threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 0
     message = {"event": "ready", "pid": os.getpid(), "seconds": time.perf_counter() - started,
                "error": error, "threads": threads}
-    server = _Server(sock, args.uid, args.gid, args.sweep)
+    server = _Server(sock, args.uid, args.gid, args.sweep, args.scratch_root, args.scratch_files)
     server.send(message)
     server.serve()
     return 0
@@ -405,6 +567,7 @@ class ForkedChild:
         self.spawned = threading.Event()
         self.done = threading.Event()
         self.error = ""
+        self.reason = ""  # why the server killed it (memory of all its processes, scratch files), if it did
 
     # -- the interface of parent.ChildHandle ---------------------------------------
     def poll(self) -> int | None:
@@ -440,7 +603,8 @@ class ForkServer:
 
     def __init__(self, backends: Iterable[str] = (), *, wrap: Callable[[list[str]], list[str]] | None = None,
                  uid: int | None = None, gid: int | None = None, sweep: bool = False,
-                 env: dict[str, str] | None = None, start_timeout: float = 180.0):
+                 env: dict[str, str] | None = None, start_timeout: float = 180.0,
+                 scratch_root: str | None = None, scratch_files: int = 0, pass_fds: tuple[int, ...] = ()):
         self.backends = tuple(backends)
         self.uid = uid
         self.gid = gid if gid is not None else uid
@@ -451,6 +615,7 @@ class ForkServer:
         self._next_id = 0
         self._closed = False
         self.ready_info: dict = {}
+        self.scratch_root = scratch_root
         parent_sock, server_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = parent_sock
         command = [sys.executable, "-I", "-m", "adgrade.runner.forkserver", str(server_sock.fileno()),
@@ -459,13 +624,15 @@ class ForkServer:
             command += ["--uid", str(uid), "--gid", str(self.gid)]
         if sweep:
             command.append("--sweep")
+        if scratch_root:
+            command += ["--scratch-root", scratch_root, "--scratch-files", str(scratch_files)]
         if wrap is not None:
             command = wrap(command)
         out_r, out_w = os.pipe()
         try:
             self.proc = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
-                pass_fds=(server_sock.fileno(),), env=env or child_environment(Path("/")),
+                pass_fds=(server_sock.fileno(), *pass_fds), env=env or child_environment(Path("/")),
                 cwd="/", start_new_session=True)
         finally:
             server_sock.close()
@@ -540,7 +707,8 @@ class ForkServer:
             self._next_id += 1
             handle = ForkedChild(self, self._next_id)
             self._children[handle.id] = handle
-        self.request({"op": "spawn", "id": handle.id, "cwd": cwd, "env": env, "limits": limits.to_arg()}, fds)
+        self.request({"op": "spawn", "id": handle.id, "cwd": cwd, "env": env, "limits": limits.to_arg(),
+                      "scratch_root": self.scratch_root}, fds)
         if not handle.spawned.wait(timeout) or handle.error:
             with self._lock:
                 self._children.pop(handle.id, None)
@@ -573,6 +741,7 @@ class ForkServer:
                 handle.spawned.set()
             elif event == "exit":
                 code = message.get("code")
+                handle.reason = str(message.get("reason") or "")
                 handle._finish(int(code) if isinstance(code, int) else None)
             elif event == "failed":
                 handle.error = str(message.get("error") or "the fork server could not fork")

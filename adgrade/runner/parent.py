@@ -442,6 +442,10 @@ class _Attempt:
                 code = self.proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 code = None
+        # the fork server killed it for what all its processes used (runner/forkserver.py: memory, scratch files)
+        reason = getattr(self.proc, "reason", "")
+        if reason:
+            return reason
         return describe_exit(code, self.runner.limits)
 
     def _kill(self) -> None:

@@ -58,6 +58,9 @@ ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternat
 SYSTEM_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 #: the name the child has
 SANDBOX_USER = "student"
+#: the scratch folder's size (a tmpfs: RAM), and how many files and folders it may hold
+SCRATCH_MB = int(os.environ.get("ADGRADE_SCRATCH_MB", "512"))
+SCRATCH_FILES = int(os.environ.get("ADGRADE_SCRATCH_FILES", "10000"))
 
 
 class SandboxUnavailable(RuntimeError):
@@ -84,7 +87,7 @@ def probe() -> tuple[bool, str]:
         if bwrap_path() is None:
             _probe_result = (False, "not found")
             return _probe_result
-        scratch = tempfile.mkdtemp(prefix="adgrade-probe-")
+        scratch = owned_tempdir("adgrade-probe-")
         try:
             sandbox = Sandbox()
             prepare_scratch(scratch, sandbox)
@@ -92,7 +95,7 @@ def probe() -> tuple[bool, str]:
                                    writable=[scratch], cwd=scratch, for_server=False)
             try:
                 proc = subprocess.run(command, capture_output=True, text=True, timeout=60,
-                                      env=child_environment(Path(scratch)))
+                                      env=child_environment(Path(scratch)), pass_fds=sandbox.pass_fds)
             except (OSError, subprocess.TimeoutExpired) as exc:
                 _probe_result = (False, str(exc))
             else:
@@ -139,7 +142,8 @@ def _bwrap_features() -> set[str]:
         text = subprocess.run([bwrap_path() or "bwrap", "--help"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired):
         return set()
-    return {flag for flag in ("--disable-userns", "--perms", "--as-pid-1", "--unshare-cgroup-try") if flag in text}
+    return {flag for flag in ("--disable-userns", "--perms", "--as-pid-1", "--unshare-cgroup-try", "--size", "--userns",
+                              "--mqueue") if flag in text}
 
 
 _features: set[str] | None = None
@@ -212,14 +216,33 @@ class Sandbox:
         self.root = os.geteuid() == 0
         self.uid: int | None = allocate_uid() if self.root else None
         self.gid: int | None = self.uid
-        self._support = Path(tempfile.mkdtemp(prefix="adgrade-sandbox-"))
+        self._support = Path(owned_tempdir("adgrade-sandbox-"))
         os.chmod(self._support, 0o755)
         _remove_at_exit(self._support)
         self.passwd, self.group = self._write_identity()
         self.binds = self._readonly_binds()
+        #: as root, the user namespace every sandbox of this one joins (None: user namespaces stay allowed)
+        self.userns_fd: int | None = None
+        self.userns_error = ""
+        if self.root and "--userns" in self.features:
+            try:
+                self.userns_fd = make_userns(self.uid)
+            except OSError as exc:
+                self.userns_error = str(exc)
+
+    @property
+    def pass_fds(self) -> tuple[int, ...]:
+        """Descriptors the bubblewrap process must inherit (pass them to Popen's pass_fds)."""
+        return (self.userns_fd,) if self.userns_fd is not None else ()
 
     def cleanup(self) -> None:
         shutil.rmtree(self._support, ignore_errors=True)
+        if self.userns_fd is not None:
+            try:
+                os.close(self.userns_fd)
+            except OSError:
+                pass
+            self.userns_fd = None
 
     def _write_identity(self) -> tuple[Path, Path]:
         uid = self.uid if self.uid is not None else os.getuid()
@@ -259,12 +282,20 @@ class Sandbox:
             env["ADGRADE_JAX_CACHE_READONLY"] = "1"  # child.py: JAX's failed cache writes stay quiet
         return env
 
-    def wrap(self, command: list[str], *, writable: list[str], cwd: str, for_server: bool) -> list[str]:
-        """`bwrap ARGS -- command`: `writable` folders are the only ones the command can write."""
+    def wrap(self, command: list[str], *, writable: list[str], cwd: str, for_server: bool,
+             scratch: str | None = None, scratch_mb: int | None = None) -> list[str]:
+        """`bwrap ARGS -- command`: `writable` folders are the only ones the command can write.
+
+        `scratch`: a folder made a tmpfs of `scratch_mb` MB (bubblewrap's --size) that anyone in the sandbox
+        may make a folder in (the scratch folders of a fork server's children); bound from the host
+        like `writable` when this bubblewrap has no --size.
+        """
         argv = [bwrap_path() or "bwrap", "--die-with-parent", "--new-session",
                 "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--hostname", "adgrade"]
         if "--unshare-cgroup-try" in self.features:
             argv.append("--unshare-cgroup-try")
+        if self.userns_fd is not None:
+            argv += ["--userns", str(self.userns_fd)]  # root's own namespace: no user namespace inside
         if self.root:
             # privileged bubblewrap: no user namespace (it would map the child to root again);
             # the child drops to self.uid itself, which needs these two, and the server kills with the third
@@ -322,11 +353,114 @@ class Sandbox:
             if _under(folder, bound):
                 argv += ["--tmpfs", str(folder)]
         argv += ["--proc", "/proc", "--dev", "/dev", "--dir", "/tmp"]
+        if "--mqueue" in self.features:
+            # POSIX message queues live in the IPC namespace; mounted, the fork server can list and remove them
+            argv += ["--mqueue", "/dev/mqueue"]
+        if scratch is not None and not ("--size" in self.features and "--perms" in self.features):
+            writable = [*writable, scratch]
+            scratch = None
         for path in writable:
             p = Path(path)
             argv += parents(p) + ["--bind", str(p), str(p)]
+        if scratch is not None:
+            size = (scratch_mb or SCRATCH_MB) * 2**20
+            argv += parents(Path(scratch)) + ["--perms", "1777", "--size", str(size),
+                                              "--tmpfs", scratch]
         argv += ["--remount-ro", "/", "--remount-ro", "/dev", "--chdir", cwd, "--", *command]
         return argv
+
+    def scratch_is_tmpfs(self) -> bool:
+        return "--size" in self.features and "--perms" in self.features
+
+
+# -- as root: a user namespace of our own, in which no further one can be made --------------------------
+
+#: what the helper that makes the namespace runs (a fresh interpreter: no fork of this threaded process)
+_USERNS_HELPER = r"""
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
+    sys.stdout.write("unshare failed: errno %d\n" % ctypes.get_errno()); sys.stdout.flush(); sys.exit(1)
+# this namespace's own limit (the host's is untouched): no user namespace can be made inside it
+with open("/proc/sys/user/max_user_namespaces", "w") as f:
+    f.write("0")
+sys.stdout.write("ready\n"); sys.stdout.flush()
+sys.stdin.read()
+"""
+
+
+def make_userns(uid: int, count: int = 1) -> int:
+    """As root: an open descriptor of a new user namespace that maps root and `count` user ids from `uid` to
+    themselves, and in which no further user namespace can be created (`unshare -U -r` fails with ENOSPC).
+
+    bubblewrap's `--disable-userns` needs `--unshare-user`, which as root would map the child to root
+    again (and root is exempt from RLIMIT_NPROC); `--userns FD` with this namespace gives both.
+    """
+    helper = subprocess.Popen([sys.executable, "-I", "-c", _USERNS_HELPER], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = helper.stdout.readline().strip()
+        if line != "ready":
+            raise OSError(f"could not make a user namespace: {line or 'no answer'}")
+        for name in ("uid_map", "gid_map"):
+            with open(f"/proc/{helper.pid}/{name}", "w") as f:
+                f.write(f"0 0 1\n{uid} {uid} {count}\n")
+        return os.open(f"/proc/{helper.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        helper.kill()
+        helper.wait()
+
+
+# -- leftovers of a grader killed with SIGKILL (no atexit ran) ------------------------------------------
+
+#: the folders this module makes in the temporary folder; their names carry their maker's pid and start time
+LEFTOVER_PREFIXES = ("adgrade-runs-", "adgrade-sandbox-", "adgrade-probe-")
+
+
+def _start_time(pid: int) -> str:
+    """A process's start time (clock ticks after boot): with the pid, it names one process, even after the
+    pid is reused. "" when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat[stat.rindex(b")") + 2:].split()[19].decode()
+    except (OSError, ValueError, IndexError):
+        return ""
+
+
+def owned_tempdir(prefix: str) -> str:
+    """`tempfile.mkdtemp` whose name says which process made it (`prefix<pid>-<start time>-XXXX`)."""
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-{_start_time(os.getpid()) or 0}-")
+
+
+def remove_leftovers(folder: str | None = None) -> list[str]:
+    """Remove the folders of adgrade processes that are gone (killed with SIGKILL, so no clean-up ran):
+    only ours (same user), only those whose maker (pid and start time, from the name) no longer runs."""
+    folder = folder or tempfile.gettempdir()
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(LEFTOVER_PREFIXES):
+            continue
+        parts = entry.name.split("-")
+        # adgrade-runs-<pid>-<start>-<random>: older names without a pid are left alone
+        if len(parts) < 5 or not parts[2].isdigit():
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.geteuid():
+                continue
+        except OSError:
+            continue
+        pid, started = int(parts[2]), parts[3]
+        if _start_time(pid) == started:
+            continue  # its maker still runs
+        shutil.rmtree(entry.path, ignore_errors=True)
+        if not os.path.exists(entry.path):
+            removed.append(entry.path)
+    return removed
 
 
 def _remove_at_exit(folder: Path) -> None:
@@ -358,7 +492,8 @@ class BwrapLauncher(Launcher):
         command = super().command(in_fd, out_fd, scratch)
         if self.sandbox.uid is not None:
             command += ["--uid", f"{self.sandbox.uid}:{self.sandbox.gid}"]
-        return self.sandbox.wrap(command, writable=[str(scratch)], cwd=str(scratch), for_server=False)
+        # a tmpfs of its own over the scratch folder: bounded in size (no file-count watch on this path)
+        return self.sandbox.wrap(command, writable=[], cwd=str(scratch), for_server=False, scratch=str(scratch))
 
     def start(self, scratch: Path):
         prepare_scratch(scratch, self.sandbox)
@@ -370,7 +505,8 @@ class BwrapLauncher(Launcher):
         try:
             proc = subprocess.Popen(
                 self.command(to_child_r, from_child_w, scratch), stdin=subprocess.DEVNULL, stdout=out_w,
-                stderr=out_w, pass_fds=(to_child_r, from_child_w), cwd=scratch, env=env, start_new_session=True)
+                stderr=out_w, pass_fds=(to_child_r, from_child_w, *self.sandbox.pass_fds), cwd=scratch, env=env,
+                start_new_session=True)
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
@@ -391,7 +527,8 @@ class LauncherFactory:
         self.stream = stream
         self.sandbox = Sandbox() if self.mode == "bwrap" else None
         # the scratch folders of forked children are made here (bound into the server's sandbox)
-        self._runs = tempfile.mkdtemp(prefix="adgrade-runs-")
+        remove_leftovers()  # of graders killed before (SIGKILL runs no clean-up)
+        self._runs = owned_tempdir("adgrade-runs-")
         os.chmod(self._runs, 0o711)
         _remove_at_exit(Path(self._runs))
         self._fallback_said = False
@@ -411,8 +548,12 @@ class LauncherFactory:
         sandbox = self.sandbox
         env.update(sandbox.env_extra)
         runs = self.runs_dir()
+        tmpfs = sandbox.scratch_is_tmpfs()
         return ForkServer(backends, env=env, uid=sandbox.uid, gid=sandbox.gid, sweep=True,
-                          wrap=lambda cmd: sandbox.wrap(cmd, writable=[runs], cwd="/", for_server=True))
+                          scratch_root=runs if tmpfs else None, scratch_files=SCRATCH_FILES,
+                          pass_fds=sandbox.pass_fds,
+                          wrap=lambda cmd: sandbox.wrap(cmd, writable=[] if tmpfs else [runs], cwd="/",
+                                                        for_server=True, scratch=runs if tmpfs else None))
 
     def _plain(self, limits: Limits) -> Launcher:
         return BwrapLauncher(limits, self.sandbox) if self.sandbox is not None else Launcher(limits)
