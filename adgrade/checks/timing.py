@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from adgrade.checks.base import Check, Request
+from adgrade.checks.timing_bounds import bounds_of, judge_exponent, judge_slowdown, pooled_slowdown, slowdowns, worst
 from adgrade.feedback import explain_error
 from adgrade.results import CheckResult
 from adgrade.runner import protocol
@@ -91,7 +92,8 @@ def size_text(size: Any) -> str:
 
 class TimingCheck(Check):
     kind = "timing"
-    options: ClassVar[tuple[str, ...]] = ("entries", "backends", "scaling", "scored", "better", "margin", "budget")
+    options: ClassVar[tuple[str, ...]] = ("entries", "backends", "scaling", "scored", "better", "margin", "budget",
+                                          "max_slowdown", "max_exponent")
     #: what the child measures: "cpu" (process CPU time, not inflated by a busy machine) or "wall"
     clock: ClassVar[str] = "cpu"
 
@@ -172,9 +174,16 @@ class TimingCheck(Check):
         scored = spec.options.get("scored")
         if scored is not None and not isinstance(scored, bool):
             raise fail("scored", "expected true or false")
-        if scored and better is None:
-            raise fail("better", "a scored timing check needs `better`: the label of the candidate that must win")
-        for key in ("margin", "budget"):
+        bounded = [k for k in ("max_slowdown", "max_exponent") if spec.options.get(k) is not None]
+        if bounded and better is not None:
+            raise fail(bounded[0], "give either `better` (which candidate must win) or a bound on the first "
+                                   "candidate (`max_slowdown`, `max_exponent`), not both")
+        if spec.options.get("max_exponent") is not None and scaling is None:
+            raise fail("max_exponent", "a growth exponent needs `scaling` (the sizes to time at)")
+        if scored and better is None and not bounded:
+            raise fail("better", "a scored timing check needs `better` (the label of the candidate that must "
+                                 "win) or a bound: `max_slowdown` or `max_exponent`")
+        for key in ("margin", "budget", "max_slowdown", "max_exponent"):
             value = spec.options.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
                 raise fail(key, f"expected a positive number, got {value!r}")
@@ -197,9 +206,19 @@ class TimingCheck(Check):
         return self.spec.options.get("better")
 
     @property
+    def bounds(self) -> dict[str, float]:
+        """`max_slowdown` / `max_exponent` on the first candidate (timing_bounds.py)."""
+        return bounds_of(self.spec.options)
+
+    @property
+    def judged(self) -> bool:
+        """Whether a verdict is asked for: a winner (`better`) or a bound."""
+        return bool(self.better) or bool(self.bounds)
+
+    @property
     def scored(self) -> bool:
         scored = self.spec.options.get("scored")
-        return bool(self.better) if scored is None else bool(scored)
+        return self.judged if scored is None else bool(scored)
 
     @property
     def statistic(self) -> str:
@@ -211,7 +230,7 @@ class TimingCheck(Check):
 
     @property
     def _mode(self) -> str:
-        return "scored" if (self.scored and self.better) else "reported"
+        return "scored" if (self.scored and self.judged) else "reported"
 
     @property
     def budget(self) -> float:
@@ -225,6 +244,13 @@ class TimingCheck(Check):
         if self.spec.name:
             return self.spec.name
         a, b = self.labels
+        if self.bounds:
+            parts = []
+            if "max_slowdown" in self.bounds:
+                parts.append(f"takes at most {self.bounds['max_slowdown']:g}× the time of `{b}`")
+            if "max_exponent" in self.bounds:
+                parts.append(f"has a time that grows at most like size^{self.bounds['max_exponent']:g}")
+            return f"`{a}` " + " and ".join(parts)
         if self.scaling:
             if self.better:
                 other = b if self.better == a else a
@@ -300,7 +326,9 @@ class TimingCheck(Check):
                 size = f" at size {size_text(self.scaling[data['point']])}"
             return self.result("error", f"`{data['label']}` raised an error while it was being timed{size}: "
                                + explain_error(data["error"]) + self.error_hint(data["error"]))
-        stats = analyse(data["times"], self.labels, self.better, self.scaling)
+        # with a bound on the first candidate, ratios read time(first) / time(second): the slowdown itself
+        better = self.labels[1] if self.bounds else self.better
+        stats = analyse(data["times"], self.labels, better, self.scaling)
         stats["rounds"] = data["rounds"]
         stats["notes"] = data["notes"]
         return self._verdict(stats, data)
@@ -324,7 +352,26 @@ class TimingCheck(Check):
     def _verdict(self, stats: dict, data: dict) -> CheckResult:
         a, b = self.labels
         lines = [timing_table(stats, self.scaling)]
-        if not (self.scored and self.better):
+        bound_details: dict[str, Any] = {}
+        if self.bounds and self.scored:
+            statuses, heads = [], []
+            size_names = [size_text(s) for s in self.scaling] if self.scaling else None
+            if "max_slowdown" in self.bounds:
+                per = slowdowns(stats, a) if self.scaling else [pooled_slowdown(stats, a)]
+                st, words = judge_slowdown(a, b, self.bounds["max_slowdown"], per, size_names)
+                statuses.append(st)
+                heads.append(words)
+                bound_details.update(slowdown=[v for v, _ in per], slowdown_ci=[ci for _, ci in per],
+                                     max_slowdown=self.bounds["max_slowdown"])
+            if "max_exponent" in self.bounds:
+                st, words = judge_exponent(a, self.bounds["max_exponent"], stats["exponents"][a],
+                                           stats["exponents_ci"][a])
+                statuses.append(st)
+                heads.append(words)
+                bound_details.update(max_exponent=self.bounds["max_exponent"])
+            status, head = worst(statuses), ""
+            lines = heads + lines
+        elif not (self.scored and self.better):
             status, head = "passed", ""
         elif stats["statistic_ci"] is None:
             status = "inconclusive"
@@ -340,11 +387,11 @@ class TimingCheck(Check):
             head = self._scored_words(status, stats)
         if head:
             lines.insert(0, head)
-        if not head or self.scaling:  # a scored ratio's head already says it all
+        if (not head and not (self.bounds and not self.scaling)) or self.scaling:  # a ratio's head says it all
             lines.append(summary_line(stats, self.scaling, self.better))
         if data["notes"]:
             lines.extend(f"Note: {n}" for n in data["notes"])
-        if not (self.scored and self.better):
+        if not (self.scored and self.judged):
             lines.append("Reported, not scored.")
         hint = self.when_hint(status) if status in ("failed", "inconclusive") else ""
         hint = f"\n  Hint: {hint}" if hint else ""
@@ -355,6 +402,7 @@ class TimingCheck(Check):
             "ci": stats["statistic_ci"],
             "confidence": CONFIDENCE,
             "margin": self.margin if (self.scored and self.better) else None,
+            **bound_details,
             "scored": self.scored,
             "better": self.better,
             "sizes": [size_scalar(s) for s in self.scaling] if self.scaling else None,
@@ -395,7 +443,15 @@ class TimingCheck(Check):
             return f"Could not tell whether `{better}` scales better than `{other}`: {rise}. {noisy}"
         ratio = f"time({other}) / time({better}) = {ci}"
         if self.margin != 1.0:
-            ratio += f" (it must be above {_num(self.margin)})"
+            # say what was measured, in the direction it went, then what was asked (a margin below 1 allows
+            # `better` to be slower: a pass at 0.84 is not "faster")
+            fact = (f"`{better}` is {_num(value)}× faster than `{other}`" if value >= 1 else
+                    f"`{better}` is {_num(1 / value)}× slower than `{other}`")
+            need = (f"it must be at least {_num(self.margin)}× faster" if self.margin > 1 else
+                    f"it may be at most {_num(1 / self.margin)}× slower")
+            if status == "inconclusive":
+                return f"Could not tell whether {need[3:]}: {fact} ({ratio}). {noisy}"
+            return f"{fact} ({ratio}); {need}."
         if status == "passed":
             return f"`{better}` is faster than `{other}`: {ratio}."
         if status == "failed":
