@@ -70,6 +70,10 @@ FRAMEWORK_ERRORS: list[tuple[str, str]] = [
 ]
 
 
+#: exceptions that, raised in the problem set's own code, are the problem set's bug whatever the student did
+PROBLEM_SET_BUGS = ("NameError", "UnboundLocalError", "ImportError", "ModuleNotFoundError", "SyntaxError")
+
+
 def explain_error(error: dict | None, where: str = "") -> str:
     """One message for an exception raised by the student's code."""
     if not error:
@@ -82,12 +86,24 @@ def explain_error(error: dict | None, where: str = "") -> str:
         return "not implemented yet (it raises NotImplementedError)" + (f" at line {line}" if line else "")
     if etype == "SystemExit":
         return f"your code called exit()/sys.exit() ({message}); remove it - the grader needs your functions to return"
+    origin = error.get("problem_set")
+    if isinstance(origin, dict):
+        # raised in the problem set's own code (a wrapper or test function sent by source: sent_code.py)
+        name, fn_line = str(origin.get("function", "?"))[:80], origin.get("line")
+        if etype in PROBLEM_SET_BUGS or (etype == "AttributeError" and message.startswith("module ")):
+            return (f"the problem set's own code raised {head} (in `{name}`, line {fn_line} of that function), "
+                    f"not your code: this is a bug in the problem set, not in your work. Tell your instructor.")
+        by = ("which your code called: check what you pass to it" if origin.get("called_by_student") else
+              "which the grader runs on what your code returned: check its type and shape")
+        where = (where + " " if where else "") + f"inside the problem set's `{name}`, {by}"
     if etype == "SyntaxError":
         text = error.get("text") or ""
         return f"SyntaxError at line {line}: {message}" + (f"\n    {text.strip()}" if text else "")
     out = head
     if line:
-        out += f" (line {line}{' ' + where if where else ''})"
+        out += f" (line {line}{'; ' + where if where else ''})"
+    elif where:
+        out += f" ({where})"
     hint = _framework_hint(f"{etype}: {message}")
     if etype == "NameError":
         m = re.search(r"name '([^']+)' is not defined", message)
@@ -115,7 +131,7 @@ def _framework_hint(text: str) -> str:
 
 def show_value(value: Any, limit: int = 6) -> str:
     """A short, readable rendering of an input or answer."""
-    if isinstance(value, Opaque):
+    if isinstance(value, Opaque) or hasattr(type(value), "describe"):  # Opaque, a test function (sent_code.py)
         return value.describe()
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         arr = np.asarray(value)

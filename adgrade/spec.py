@@ -55,6 +55,8 @@ class CheckSpec:
     forbid: tuple[str, ...] = ()
     #: calls the entry must make while it runs (adgrade/requirements.py): "jax.jvp", "forward-over-reverse"
     require: tuple[str, ...] = ()
+    #: functions.py functions handed to the entry as its first argument (`hvp(f, x, v)`), sent by source
+    test_functions: tuple[str, ...] = ()
     points: float | None = None
     warning: bool = False
     hidden: bool = False
@@ -377,6 +379,7 @@ def _parse_check(source: Path, where: str, table: Any) -> CheckSpec:
         manual=f.get("manual", bool, False),
         forbid=f.strings("forbid"),
         require=f.strings("require"),
+        test_functions=f.strings("test_functions"),
         points=(float(p) if (p := f.get("points", (int, float), None)) is not None else None),
         warning=f.get("warning", bool, False),
         hidden=f.get("hidden", bool, False),
@@ -510,6 +513,16 @@ def _check_references(spec: AssignmentSpec) -> None:
                 name = getattr(check, fld)
                 if name:
                     need(f"{check.where}.{fld}", name)
+            sent = [(f"{check.where}.wrapper", check.wrapper)] if check.wrapper else []
+            for k, name in enumerate(check.test_functions):
+                need(f"{check.where}.test_functions[{k}]", name)
+                sent.append((f"{check.where}.test_functions[{k}]", name))
+            for where, name in sent:
+                from adgrade.sent_code import sendable_problem
+
+                problem_text = sendable_problem(getattr(functions, name), name)
+                if problem_text:
+                    raise SpecError(f"{source}: {where}: {problem_text}")
             if isinstance(check.inputs, str):
                 need(f"{check.where}.inputs", check.inputs)
             for k, mistake in enumerate(check.mistakes):

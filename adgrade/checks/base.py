@@ -141,7 +141,29 @@ class Check:
             else:
                 raw = [tuple(_from_toml(a) for a in args) for args in spec_inputs]
             self._inputs = [tuple(args) if isinstance(args, (list, tuple)) else (args,) for args in raw]
+            if self.spec.test_functions and not (self.frozen and "inputs" in self.frozen):
+                # every test function with every input: entry(f, *args)
+                from adgrade.sent_code import TestFunctionRef, first_doc_line
+
+                refs = [TestFunctionRef(n, first_doc_line(self.fn(n))) for n in self.spec.test_functions]
+                self._inputs = [(ref, *args) for ref in refs for args in self._inputs]
         return self._inputs
+
+    def call_params(self, args: tuple) -> dict[str, Any]:
+        """A call's arguments for the child: plain data, and a test function (first) by its source."""
+        from adgrade.runner import protocol
+        from adgrade.sent_code import TestFunctionRef
+
+        if args and isinstance(args[0], TestFunctionRef):
+            return {"args": protocol.encode(list(args[1:])), "test_function": self.wrapper_payload(args[0].name)}
+        return {"args": protocol.encode(list(args))}
+
+    def with_functions(self, args: tuple, backend: Any) -> tuple:
+        """Arguments for the grader's side: a test function becomes a ParentFunction on `backend`."""
+        from adgrade.sent_code import ParentFunction, TestFunctionRef
+
+        return tuple(ParentFunction(self.fn(a.name), backend, a.name) if isinstance(a, TestFunctionRef) else a
+                     for a in args)
 
     def fn(self, name: str) -> Callable:
         return self.assignment.function(name)

@@ -66,7 +66,7 @@ class CallCheck(Check):
         elif spec.kind == "value":
             if not spec.expected and not spec.judge:
                 raise fail("expected", "a value check needs `expected` (or a `judge`)")
-        elif not spec.function and not spec.analytic and not spec.judge:
+        elif not spec.function and not spec.analytic and not spec.judge and not spec.test_functions:
             raise fail("function", f"a {spec.kind!r} check needs `function` (to differentiate) or `analytic`")
         if spec.kind == "autodiff" and not spec.transform:
             raise fail("transform", "an autodiff check needs `transform` (grad, jacfwd, jacrev, hessian, derivative)")
@@ -110,7 +110,7 @@ class CallCheck(Check):
             base.update(transform=self.spec.transform, order=self.spec.order,
                         argnums=list(self.spec.argnums) if isinstance(self.spec.argnums, tuple) else self.spec.argnums)
         return [
-            Request(f"{self.key}/{i}", "call", {**base, "args": protocol.encode(list(args))}, self.time_limit)
+            Request(f"{self.key}/{i}", "call", {**base, **self.call_params(args)}, self.time_limit)
             for i, args in enumerate(self.inputs())
         ]
 
@@ -134,19 +134,25 @@ class CallCheck(Check):
             return self._evaluate(self.spec.expected, args, self.spec.options.get("expected_backend", "numpy"))
         if self.spec.analytic:
             return self._evaluate(self.spec.analytic, args, self.spec.options.get("expected_backend", "numpy"))
-        if self.spec.function:
+        if self.spec.function or self.spec.test_functions:
             return self.autodiff_expected(args, self.expected_backend())
         return None
 
     def _evaluate(self, name: str, args: tuple, backend_name: str) -> Any:
         backend = get_backend(backend_name)
-        out = self.fn(name)(backend.xp, *backend.convert_inputs(args))
+        out = self.fn(name)(backend.xp, *self.with_functions(backend.convert_inputs(args), backend))
         return to_numpy_tree(backend, out)
 
     def autodiff_expected(self, args: tuple, backend_name: str) -> Any:
         """The derivative of `function` by a backend's autodiff (trusted: never the student's process)."""
         backend = get_backend(backend_name)
-        function = self.fn(self.spec.function)  # type: ignore[arg-type]
+        from adgrade.sent_code import TestFunctionRef
+
+        if args and isinstance(args[0], TestFunctionRef) and not self.spec.function:
+            # entry(f, x) against the derivative of the test function f itself (e.g. hessian_manual(f, x))
+            function, args = self.fn(args[0].name), tuple(args[1:])
+        else:
+            function = self.fn(self.spec.function)  # type: ignore[arg-type]
         f = lambda *a: function(backend.xp, *a)  # noqa: E731
         transform = self.expected_transform()
         tf = backend.transform(transform, f, self.spec.argnums, self.spec.order)  # type: ignore[arg-type]
@@ -269,7 +275,8 @@ class CallCheck(Check):
         for mistake in self.spec.mistakes:
             fn = self.fn(mistake.function)
             try:
-                if all(matches(actual, to_numpy_tree(get_backend("numpy"), fn(np, *args)))
+                if all(matches(actual, to_numpy_tree(get_backend("numpy"),
+                                                     fn(np, *self.with_functions(args, get_backend("numpy")))))
                        for args, actual, _, _ in failures):
                     return mistake.message
             except Exception:

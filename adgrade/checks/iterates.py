@@ -144,7 +144,7 @@ class TrajectoryCheck(CallCheck):
     def requests(self) -> list[Request]:
         base = {"backend": self.backend_name, "entry": self.spec.entry, "wrapper": self.wrapper_payload()}
         return [Request(f"{self.key}/{i}" + (f"/k{k}" if k is not None else ""), "call",
-                        {**base, "args": protocol.encode(list(call_args))}, self.time_limit)
+                        {**base, **self.call_params(tuple(call_args))}, self.time_limit)
                 for i, k, call_args in self.calls()]
 
     # -- the expected side ------------------------------------------------------------------

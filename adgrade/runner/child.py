@@ -212,8 +212,16 @@ class Child:
         last = frames[-1] if frames else None
         if last is not None and (not student or last is not student[-1]):
             lines.append(f"  ... raised inside {os.path.basename(last.filename)}, line {last.lineno}, in {last.name}\n")
-        return {"type": type(exc).__name__, "message": message[:2000], "line": line, "cell": where,
-                "traceback": "".join(lines)[-4000:]}
+        described = {"type": type(exc).__name__, "message": message[:2000], "line": line, "cell": where,
+                     "traceback": "".join(lines)[-4000:]}
+        # raised in the problem set's own code (a wrapper or test function sent by source), below the student's
+        # last frame: the parent tells a bug of the problem set from the student's error
+        last_student = max((i for i, f in enumerate(frames) if f.filename in self.filenames), default=-1)
+        own = [(i, f) for i, f in enumerate(frames) if f.filename.startswith("<adgrade ")]
+        if own and own[-1][0] > last_student:
+            described["problem_set"] = {"function": own[-1][1].name, "line": own[-1][1].lineno,
+                                        "called_by_student": last_student >= 0}
+        return described
 
     # -- helpers for probes --------------------------------------------------------------
     def target(self, entry: str | None, wrapper: dict | None, backend: Any) -> Callable:
@@ -238,8 +246,10 @@ def load_wrapper(wrapper: dict, backend: Any) -> Callable:
 # -- probes: what a request can ask --------------------------------------------------
 
 def probe_call(child: Child, *, backend: str, args: Any, entry: str | None = None, wrapper: dict | None = None,
-               transform: str | None = None, argnums: int | list = 0, order: int = 1, kwargs: Any = None) -> Any:
-    """Call the student's entry (or a wrapper around their entries) on converted inputs."""
+               transform: str | None = None, argnums: int | list = 0, order: int = 1, kwargs: Any = None,
+               test_function: dict | None = None) -> Any:
+    """Call the student's entry (or a wrapper around their entries) on converted inputs; a test function
+    (sent by its source) comes first: `hvp(f, x, v)`."""
     from adgrade.backends import get_backend
 
     be = get_backend(backend)
@@ -247,6 +257,10 @@ def probe_call(child: Child, *, backend: str, args: Any, entry: str | None = Non
     if transform:
         fn = be.transform(transform, fn, tuple(argnums) if isinstance(argnums, list) else argnums, order)
     call_args = be.convert_inputs(protocol.decode(args))
+    if test_function is not None:
+        from adgrade.sent_code import child_function
+
+        call_args = [child_function(test_function, be), *call_args]
     call_kwargs = be.convert_inputs(protocol.decode(kwargs)) if kwargs else {}
     return be.block(fn(*call_args, **call_kwargs))
 
