@@ -791,6 +791,8 @@ def _run_dask(subs: list[Submission], settings: dict[str, Any], scheduler: str |
 
 # =========================================================================== class summary
 
+#: the most of a failure's first line the class summary keeps
+MESSAGE_CHARS = 200
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -799,7 +801,10 @@ def normalise_message(message: str) -> str:
     first = next((line.strip() for line in message.splitlines() if line.strip()), "")
     text = _NUMBER.sub("#", first)
     text = re.sub(r"\s+", " ", text)
-    return text[:200]
+    if len(text) <= MESSAGE_CHARS:
+        return text
+    cut = text[:MESSAGE_CHARS + 1].rsplit(" ", 1)[0]  # at a space, never inside a word
+    return (cut if len(cut) >= MESSAGE_CHARS // 2 else text[:MESSAGE_CHARS]).rstrip(" ,;:") + "…"
 
 
 def _nice_width(raw: float) -> float:
@@ -856,12 +861,14 @@ def summarize(reports: dict[str, dict[str, Any]], bins: int = 10, top: int = 10)
                 if c.get("status") not in ("failed", "error", "timeout"):
                     continue
                 key = normalise_message(c.get("message", "")) or f"({c.get('status')}, no message)"
-                f = failures.setdefault(key, {"message": key, "count": 0, "problems": [], "students": []})
-                f["count"] += 1
+                f = failures.setdefault(key, {"message": key, "count": 0, "checks": 0, "problems": [],
+                                              "students": []})
+                f["checks"] += 1
                 if p["id"] not in f["problems"]:
                     f["problems"].append(p["id"])
                 if student not in f["students"]:
                     f["students"].append(student)
+                    f["count"] += 1  # students: one who fails three checks the same way is one
     for pid in order:
         e = per[pid]
         scores_p = e.pop("scores")

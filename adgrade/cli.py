@@ -13,6 +13,7 @@ import click
 
 from adgrade import __version__
 from adgrade.report import FORMATS as REPORT_FORMATS
+from adgrade.report import scores
 from adgrade.spec import SpecError
 
 SANDBOX_MODES = ("auto", "bwrap", "none")
@@ -91,7 +92,8 @@ def list_cmd() -> None:
         points = sum(p.points for p in spec.problems if not p.bonus)
         bonus = sum(p.points for p in spec.problems if p.bonus)
         table.add_row(name, spec.title, " ".join(p.id for p in spec.problems),
-                      f"{points:g}" + (f" + {bonus:g} bonus" if bonus else ""), ", ".join(spec.backends))
+                      scores.points(points) + (f" + {scores.points(bonus)} bonus" if bonus else ""),
+                      ", ".join(spec.backends))
     Console().print(table)
     for message in broken:
         _stderr(message)
@@ -184,7 +186,7 @@ def check(submission: Path, assignment: str | None, fmt: str, only: tuple[str, .
         else:
             text = renderer(fmt)(report)
             if output and fmt == "html":  # a page of inline images: to the file only
-                _stderr(f"Wrote {output}: {report.score:g} / {report.max_score:g} ({report.status}).")
+                _stderr(f"Wrote {output}: {scores.report_total(report)} ({report.status}).")
             else:
                 from adgrade.report.escape import neutralise_controls
 
@@ -226,7 +228,7 @@ def _watch(submission: Path, grade_once, show, write_files, interval: float, max
 
     report = watch(submission, grade_once, first, changes, interval=interval, max_runs=max_runs,
                    on_waiting=waiting)
-    _stderr(f"Stopped watching: {report.score:g} / {report.max_score:g} {report.status}.")
+    _stderr(f"Stopped watching: {scores.report_total(report)} {report.status}.")
     return report
 
 
@@ -367,8 +369,8 @@ def grade(submissions: tuple[str, ...], assignment: str, out: Path, workers: int
         if progress is not None:
             progress.update(state["task"], advance=1, counts=counts_text())
         elif not quiet:
-            err.print(f"[{state['done']}/{state['total']}] {sub.student}: {data.get('score', 0):g} / "
-                      f"{data.get('max_score', 0):g} {status} ({data.get('duration_s', 0):.1f} s)")
+            err.print(f"[{state['done']}/{state['total']}] {sub.student}: {scores.report_total(data)} {status} "
+                      f"({data.get('duration_s', 0):.1f} s)")
         if data.get("grader_error"):
             err.print(f"[red]{sub.student}: the grader failed: {escape(terminal_text(data['grader_error']))}[/]")
 

@@ -173,11 +173,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     report = _state(config).get("report")
     if report is None:
         return
+    from adgrade.report import scores
     from adgrade.report.escape import neutralise_commands
 
     terminalreporter.write_sep("=", "adgrade")
     for problem in report.problems:
-        points = f"{problem.score:g} bonus" if problem.bonus else f"{problem.score:g} / {problem.max_score:g}"
+        points = scores.problem(problem.score, problem.max_score, problem.bonus)
         terminalreporter.write_line(f"{problem.id}: {points} {problem.status}")
     if report.error:
         terminalreporter.write_line(neutralise_commands(f"could not grade this submission: {report.error}"))
@@ -186,5 +187,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if report.hidden_not_run:
         terminalreporter.write_line(f"{report.hidden_not_run} hidden check(s) were not run here; "
                                     "your final score may differ.")
-    terminalreporter.write_line(f"{report.assignment}: {report.score:g} / {report.max_score:g} {report.status}",
+    terminalreporter.write_line(f"{report.assignment}: {scores.report_total(report)} {report.status}",
                                 bold=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from adgrade.engine import GradeOptions, grade_submission, plan
+from adgrade.report import scores
 from adgrade.spec import AssignmentSpec
 
 
@@ -48,7 +49,9 @@ def validate_assignment(spec: AssignmentSpec, grade_reference: bool = True) -> V
             full = sum(p.max_score for p in report.problems)
             ok = report.status == "passed" and abs(report.score - full) < 1e-9
             mark = "[green]✓[/]" if ok else "[red]✗[/]"
-            result.lines.append(f"  {mark} reference {spec.reference.name} scores {report.score:g} of {full:g}")
+            full_marks = scores.total(full, report.max_score, full - report.max_score)
+            result.lines.append(f"  {mark} reference {spec.reference.name} scores {scores.report_total(report)}"
+                                + ("" if ok else f"; full marks are {full_marks}"))
             if not ok:
                 for p, c in report.checks():
                     if c.status not in ("passed", "inconclusive", "skipped", "warning"):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from adgrade.report import scores
 from adgrade.results import FAILING, CheckResult, Report
 
 
@@ -43,7 +44,7 @@ class Change:
     def describe(self) -> str:
         """One line (the message, if any, follows on lines of its own)."""
         def points(score: float | None) -> str:
-            return "-" if score is None else f"{score:g}"
+            return "-" if score is None else scores.points(score)
 
         if self.kind == "total":
             return (f"total: {points(self.old_score)} → {points(self.new_score)} / {points(self.max_score)} "
@@ -136,7 +137,7 @@ def diff_reports(old: Report, new: Report) -> list[Change]:
 
 def render_changes(changes: list[Change], new: Report, when: str = "") -> str:
     """Plain text for the terminal: a header line with the new total, then each change."""
-    head = f"{when + ' ' if when else ''}graded {new.submission} again: {new.score:g} / {new.max_score:g} {new.status}"
+    head = f"{when + ' ' if when else ''}graded {new.submission} again: {scores.report_total(new)} {new.status}"
     lines = [head]
     if not changes:
         lines.append("  nothing changed")

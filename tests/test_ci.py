@@ -356,8 +356,8 @@ def test_markdown_escapes_what_could_break_the_table_or_the_page():
     outside = text.replace(body, "")
     assert "<script>" not in outside and "<b>x</b>" not in outside
     assert outside.count("</details>") == 3  # p1, p2 (inconclusive), p3: none closed early
-    assert "| **Total** | | **4 / 6** | **❌ failed** |" in text
-    assert "| b1 | Bonus (bonus) | 1 bonus | ✅ passed |" in text
+    assert "| **Total** | | **4 / 6 (1 bonus)** | **❌ failed** |" in text
+    assert "| b1 | Bonus (bonus) | 1 / 1 bonus | ✅ passed |" in text
 
 
 def test_classroom_format_is_the_autograding_result():

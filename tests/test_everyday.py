@@ -206,3 +206,119 @@ def test_export_of_one_format_does_not_reprint_the_summary(graded):
     assert proc.stdout == "" and "gradebook.csv" in proc.stderr and "summary.txt" in proc.stderr
     proc = run_cli("export", str(graded))
     assert "score distribution" in proc.stdout  # all of it rebuilt: the summary is shown
+
+
+# -- 2. torch's CPU build, in the README and in .ci/run -------------------------------------
+
+CPU_TORCH = "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+
+
+def test_the_readme_installs_torch_from_the_cpu_index_and_says_what_cuda_costs():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = readme[readme.index("## Quick start"):readme.index("\n## ", readme.index("## Quick start") + 5)]
+    commands = [line for line in quick.splitlines() if line.startswith("python3 -m venv")]
+    assert len(commands) == 2 and all(CPU_TORCH + " && pip install -e " in c for c in commands)
+    assert "29 packages" in quick and "2.7 GB" in quick
+    run = (ROOT / ".ci" / "run").read_text()
+    assert "bash .ci/install-torch && pip install -e \".[test]\" && python -m pytest -q" in run
+
+
+def _fake_pip(tmp_path: Path, local_wheel: bool) -> tuple[dict, Path]:
+    """A `pip` that records its arguments; `--no-index` succeeds only where a local wheel exists."""
+    log = tmp_path / "pip.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pip").write_text(f"#!/bin/sh\necho \"$*\" >> {log}\n"
+                                 f"case \"$*\" in *--no-index*) exit {0 if local_wheel else 1};; esac\nexit 0\n")
+    (bin_dir / "pip").chmod(0o755)
+    return dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}"), log
+
+
+@pytest.mark.parametrize("local_wheel", [True, False])
+def test_install_torch_takes_a_local_cpu_wheel_else_the_cpu_index(tmp_path, local_wheel):
+    env, log = _fake_pip(tmp_path, local_wheel)
+    proc = subprocess.run(["bash", str(ROOT / ".ci" / "install-torch")], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0] == "install -q --no-index --no-deps torch==2.13.0"
+    if local_wheel:
+        assert len(calls) == 1
+    else:
+        assert calls[1:] == ["install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"]
+
+
+# -- 4. pytest --adgrade after the README's install ----------------------------------------
+
+def test_pytest_comes_with_adgrade():
+    import importlib.metadata
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert any(d.replace(" ", "").startswith("pytest>=") for d in project["dependencies"])
+    installed = importlib.metadata.requires("adgrade") or []
+    assert any(r.startswith("pytest") and "extra" not in r for r in installed)
+    points = importlib.metadata.entry_points(group="pytest11")
+    assert any(p.value == "adgrade.pytest_plugin" for p in points)
+
+
+# -- 9. one presentation of scores -----------------------------------------------------------
+
+def _bonus_report():
+    from adgrade.results import CheckResult, ProblemResult, Report
+
+    return Report("demo", "hw.py", problems=[
+        ProblemResult("q1", "Gradient", False, 40.0, [CheckResult("grad", "failed", 36.846153, 40.0, "off")]),
+        ProblemResult("b1", "Hessian", True, 2.0, [CheckResult("hess", "passed", 2.0, 2.0)]),
+    ])
+
+
+def test_points_round_to_two_decimals_and_drop_trailing_zeros():
+    from adgrade.report.scores import points, problem, total
+
+    assert [points(x) for x in (36.846153, 42.0, 2.5, 0.1 + 0.2, -0.0001, 1e-9, 40)] == \
+        ["36.85", "42", "2.5", "0.3", "0", "0", "40"]
+    assert total(42, 40, 2) == "42 / 40 (2 bonus)" and total(40, 40, 0) == "40 / 40"
+    assert problem(1, 2, bonus=True) == "1 / 2 bonus" and problem(0.5, 5) == "0.5 / 5"
+
+
+def test_every_readable_format_shows_the_score_one_way_and_json_keeps_the_numbers():
+    from adgrade.batch import summarize
+    from adgrade.report.class_html import render_class_html
+    from adgrade.report.gradescope import gradescope_dict
+    from adgrade.report.html import render_html
+    from adgrade.report.markdown import render_markdown
+    from adgrade.report.summary import render_summary_text
+    from adgrade.report.terminal import render_text
+
+    report = _bonus_report()
+    want = "38.85 / 40 (2 bonus)"
+    assert f"Total: {want}" in render_text(report)
+    assert f"**{want}**" in render_markdown(report) and "| b1 | Hessian (bonus) | 2 / 2 bonus |" in render_markdown(report)
+    page = render_html(report)
+    assert "38.85<span class=\"of\"> / 40 (2 bonus)</span>" in page and f"{want} (failed)" in page
+    assert "36.8462" not in page and "38.8462" not in page
+    assert gradescope_dict(report)["output"].startswith(f"demo: {want}")
+    data = report.to_dict()
+    assert data["score"] == 38.846153 and data["max_score"] == 40.0  # the contract's numbers, unrounded
+    classes = render_class_html(summarize({"ann": data}), {"ann": data})
+    assert want in classes and "36.85" in classes and "36.8462" not in classes and "38.8462" not in classes
+    text = render_summary_text(summarize({"ann": data}))
+    assert "mean 38.85" in text and "36.85 / 40" in text and "38.8462" not in text
+
+
+def test_common_failures_count_students_and_keep_whole_words():
+    from adgrade.batch import MESSAGE_CHARS, summarize
+
+    long = ("`manual_grad` is wrong at every point because the derivative of the inner polynomial "
+            "was left out of the chain rule ") * 4
+    def report(checks: int) -> dict:
+        from adgrade.results import CheckResult, ProblemResult, Report
+
+        failing = [CheckResult(f"c{i}", "failed", 0.0, 1.0, long) for i in range(checks)]
+        return Report("demo", "hw.py", problems=[ProblemResult("q1", "G", False, float(checks), failing)]).to_dict()
+
+    (failure,) = summarize({"ann": report(3), "bob": report(1)})["failures"]
+    assert failure["count"] == 2 and failure["checks"] == 4 and failure["students"] == ["ann", "bob"]
+    message = failure["message"]
+    assert message.endswith("…") and len(message) <= MESSAGE_CHARS + 1
+    assert long.startswith(message[:-1]) and long[len(message) - 1] == " "  # cut at a space, not mid-word

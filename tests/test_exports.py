@@ -158,7 +158,8 @@ def test_failure_messages_are_normalised_and_counted():
     reports = {"a": one(5, ""), "b": one(0, "wrong at 0.5"), "c": one(0, "wrong at 1.25"), "d": one(0, "other")}
     s = summarize(reports)
     assert s["submissions"] == 4 and s["status"] == {"passed": 1, "failed": 3, "error": 0}
-    assert s["failures"][0] == {"message": "wrong at #", "count": 2, "problems": ["q1"], "students": ["b", "c"]}
+    assert s["failures"][0] == {"message": "wrong at #", "count": 2, "checks": 2, "problems": ["q1"],
+                                "students": ["b", "c"]}
     assert s["problems"][0]["pass_rate"] == 0.25
     assert sum(b["count"] for b in s["histogram"]) == 4
     assert s["histogram"][0]["count"] == 3 and s["histogram"][-1]["count"] == 1

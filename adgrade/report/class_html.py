@@ -12,8 +12,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from adgrade.report import plots
-from adgrade.report.html import anchor, badge, esc, img, num, page
+from adgrade.report import plots, scores
+from adgrade.report.html import anchor, badge, esc, img, page
+from adgrade.report.scores import points as pts
 
 CLASS_CSS = """
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
@@ -65,9 +66,9 @@ def render_class_html(summary: dict[str, Any], reports: dict[str, dict[str, Any]
             f'&nbsp; {badge("failed")} {int(status.get("failed", 0))} &nbsp; {badge("error")} '
             f'{int(status.get("error", 0))} could not be graded</div></div>')
     if score:
-        head += (f'<div class="scorebox"><div class="score" id="mean-score">{num(score.get("mean"))}'
-                 f'<span class="of"> / {num(max_score)}</span></div><div class="muted">mean score; median '
-                 f'{num(score.get("median"))}, min {num(score.get("min"))}, max {num(score.get("max"))}</div></div>')
+        head += (f'<div class="scorebox"><div class="score" id="mean-score">{pts(score.get("mean"))}'
+                 f'<span class="of"> / {pts(max_score)}</span></div><div class="muted">mean score; median '
+                 f'{pts(score.get("median"))}, min {pts(score.get("min"))}, max {pts(score.get("max"))}</div></div>')
     body.append(head + "</header>")
 
     # charts
@@ -91,7 +92,7 @@ def render_class_html(summary: dict[str, Any], reports: dict[str, dict[str, Any]
             rows.append(f'<tr><td>{esc(p.get("id"))}</td><td>{esc(p.get("title", ""))}{bonus}</td>'
                         f'<td class="num">{int(p.get("passed", 0))} / {int(p.get("graded", 0))}</td>'
                         f'<td class="num">{rate:.0%}</td><td>{bar}</td>'
-                        f'<td class="num">{num(p.get("mean_score"))} / {num(p.get("max_score"))}</td></tr>')
+                        f'<td class="num">{pts(p.get("mean_score"))} / {pts(p.get("max_score"))}</td></tr>')
         body.append('<h2 id="problems">Pass rate per problem</h2><table class="problems"><thead><tr><th>problem</th>'
                     '<th>title</th><th class="num">passed</th><th class="num">pass rate</th><th></th>'
                     '<th class="num">mean score</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
@@ -104,7 +105,7 @@ def render_class_html(summary: dict[str, Any], reports: dict[str, dict[str, Any]
                 f'<td><code>{esc(f.get("message", ""))}</code></td>'
                 f'<td>{_students_links(list(f.get("students", [])), known)}</td></tr>' for f in failures]
         body.append('<p class="muted">First line of each message, numbers replaced by #.</p>'
-                    '<table class="failures"><thead><tr><th class="num">n</th><th>problems</th><th>message</th>'
+                    '<table class="failures"><thead><tr><th class="num">students</th><th>problems</th><th>message</th>'
                     "<th>e.g.</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
     else:
         body.append('<p class="muted">No failures.</p>')
@@ -123,12 +124,12 @@ def render_class_html(summary: dict[str, Any], reports: dict[str, dict[str, Any]
                 cells.append('<td class="num cell-missing">–</td>')
             else:
                 cls = "cell-passed" if p.get("status") == "passed" else "cell-failed"
-                cells.append(f'<td class="num {cls}" title="{esc(p.get("status", ""))}">{num(p.get("score", 0))}</td>')
+                cells.append(f'<td class="num {cls}" title="{esc(p.get("status", ""))}">{pts(p.get("score", 0))}</td>')
         submission = Path(str(data.get("submission", ""))).name
         rows.append(f'<tr><td><a href="#{anchor("student", student)}">{esc(student)}</a></td>'
                     f"<td><code>{esc(submission)}</code></td>{''.join(cells)}"
-                    f'<td class="num"><strong>{num(data.get("score", 0))}</strong></td>'
-                    f'<td class="num">{num(data.get("max_score", 0))}</td><td>{badge(_status(data))}</td></tr>')
+                    f'<td class="num"><strong>{pts(data.get("score", 0))}</strong>{_bonus_words(data)}</td>'
+                    f'<td class="num">{pts(data.get("max_score", 0))}</td><td>{badge(_status(data))}</td></tr>')
     body.append('<h2 id="students">Students</h2><table class="students"><thead><tr><th>student</th><th>file</th>'
                 f'{head_cells}<th class="num">total</th><th class="num">max</th><th>status</th></tr></thead><tbody>'
                 + "".join(rows) + "</tbody></table>")
@@ -140,11 +141,16 @@ def render_class_html(summary: dict[str, Any], reports: dict[str, dict[str, Any]
     return page(title, body, CLASS_CSS)
 
 
+def _bonus_words(data: dict[str, Any]) -> str:
+    bonus = scores.points(scores.bonus_of(data))
+    return f' <span class="muted">({bonus} bonus)</span>' if bonus != "0" else ""
+
+
 def _student_section(student: str, data: dict[str, Any], reports_href: str | None) -> str:
     link = (f' <a class="top-link" href="{esc(reports_href.rstrip("/") + "/" + student + ".json")}">JSON report</a>'
             if reports_href else "")
     out = [f'<section class="student" id="{anchor("student", student)}"><h3>{badge(_status(data))} {esc(student)}'
-           f'<span class="pts">{num(data.get("score", 0))} / {num(data.get("max_score", 0))}</span></h3>'
+           f'<span class="pts">{esc(scores.report_total(data))}</span></h3>'
            f'<div class="muted"><code>{esc(data.get("submission", ""))}</code>{link} · '
            '<a class="top-link" href="#top">back to top</a></div>']
     if data.get("grader_error"):
@@ -162,8 +168,7 @@ def _student_section(student: str, data: dict[str, Any], reports_href: str | Non
             shown += 1
             hidden = ' <span class="tag">hidden</span>' if c.get("hidden") else ""
             out.append(f'<div class="failure"><strong>{esc(p.get("id"))}</strong> {badge(str(c.get("status")))} '
-                       f'{esc(c.get("name", ""))}{hidden} <span class="muted">({num(c.get("score", 0))} / '
-                       f'{num(c.get("max_score", 0))})</span>'
+                       f'{esc(c.get("name", ""))}{hidden} <span class="muted">({scores.problem(c.get("score", 0), c.get("max_score", 0))})</span>'
                        + (f'<pre>{esc(c.get("message"))}</pre>' if c.get("message") else "") + "</div>")
     if not shown and not data.get("message") and not data.get("grader_error"):
         out.append('<p class="muted">Every check passed.</p>')

@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from adgrade import __version__
+from adgrade.report import scores
 from adgrade.report.escape import neutralise_json
 from adgrade.results import Report
 
@@ -52,7 +53,7 @@ def gradescope_dict(report: Report, hidden_visibility: str = "after_published") 
             "visibility": hidden_visibility if check.hidden else "visible",
             "tags": [t for t in (problem.id, check.kind, "bonus" if problem.bonus else "") if t],
         })
-    lines = [f"{report.assignment}: {report.score:g} / {report.max_score:g} ({report.status})"]
+    lines = [f"{report.assignment}: {scores.report_total(report)} ({report.status})"]
     if report.error:
         lines.append("")
         lines.append(f"Could not grade this submission: {report.error}")

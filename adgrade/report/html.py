@@ -16,7 +16,7 @@ import re
 from typing import Any, Iterable
 
 from adgrade import __version__
-from adgrade.report import plots
+from adgrade.report import plots, scores
 from adgrade.results import CheckResult, ProblemResult, Report
 
 STATUS_WORDS = {"passed": "passed", "failed": "failed", "error": "error", "timeout": "timed out",
@@ -186,7 +186,7 @@ def render_check(check: CheckResult, figures: bool = True) -> str:
     details = check.details if isinstance(check.details, dict) else {}
     hidden = ' <span class="tag">hidden</span>' if check.hidden else ""
     kind = f' <span class="tag">{esc(check.kind)}</span>' if check.kind else ""
-    pts = f'<span class="pts">{num(check.score)} / {num(check.max_score)}</span>' if check.max_score else ""
+    pts = f'<span class="pts">{scores.problem(check.score, check.max_score)}</span>' if check.max_score else ""
     parts = [f'<div class="check {esc(check.status)}"><h3>{badge(check.status)} <span class="name">'
              f'{esc(check.name)}</span>{kind}{hidden} {pts}</h3>']
     if check.message:
@@ -201,8 +201,7 @@ def render_check(check: CheckResult, figures: bool = True) -> str:
 
 def render_problem(problem: ProblemResult, figures: bool = True) -> str:
     bonus = ' <span class="tag">bonus</span>' if problem.bonus else ""
-    pts = (f"{num(problem.score)} / {num(problem.max_score)}" if not problem.bonus
-           else f"{num(problem.score)} bonus")
+    pts = scores.problem(problem.score, problem.max_score, problem.bonus)
     out = [f'<section class="problem {esc(problem.status)}" id="{anchor("problem", problem.id)}">',
            f'<div class="head"><h2>{badge(problem.status)} <span class="pid">{esc(problem.id)}</span> '
            f'<span class="muted">{esc(problem.title)}</span>{bonus} <span class="pts">{pts}</span></h2></div>']
@@ -220,7 +219,7 @@ def render_problem(problem: ProblemResult, figures: bool = True) -> str:
 def overview_table(report: Report) -> str:
     rows = []
     for p in report.problems:
-        pts = f"{num(p.score)} / {num(p.max_score)}" if not p.bonus else f"{num(p.score)} bonus"
+        pts = scores.problem(p.score, p.max_score, p.bonus)
         counts: dict[str, int] = {}
         for c in p.checks:
             counts[c.status] = counts.get(c.status, 0) + 1
@@ -233,6 +232,11 @@ def overview_table(report: Report) -> str:
             "<th>status</th><th>checks</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
+def _bonus_words(report: Report) -> str:
+    bonus = sum(p.score for p in report.problems if p.bonus)
+    return f" ({scores.points(bonus)} bonus)" if scores.points(bonus) != "0" else ""
+
+
 def render_html(report: Report) -> str:
     """The report as one HTML page (text)."""
     status = report.status
@@ -240,8 +244,8 @@ def render_html(report: Report) -> str:
         f'<header class="top {esc(status)}"><div><h1>{esc(report.assignment)}</h1>'
         f'<div class="muted">submission <code>{esc(report.submission)}</code></div>'
         f'<div class="muted">graded in {report.duration_s:.1f} s</div></div>'
-        f'<div class="scorebox"><div class="score" id="score">{num(report.score)}'
-        f'<span class="of"> / {num(report.max_score)}</span></div>'
+        f'<div class="scorebox"><div class="score" id="score">{scores.points(report.score)}'
+        f'<span class="of"> / {scores.points(report.max_score)}{_bonus_words(report)}</span></div>'
         f'<div id="status">{badge(status)}</div></div></header>'
     ]
     if report.error:
@@ -261,5 +265,5 @@ def render_html(report: Report) -> str:
     if report.output:
         body.append(f"<details><summary>What your code printed ({len(report.output)} characters)</summary>"
                     f'<pre class="output">{esc(report.output)}</pre></details>')
-    return page(f"{report.assignment}: {num(report.score)} / {num(report.max_score)} ({status}) "
+    return page(f"{report.assignment}: {scores.report_total(report)} ({status}) "
                 f"- {report.submission}", body)

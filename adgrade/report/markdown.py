@@ -9,6 +9,7 @@ page, and carries no line a CI runner would take for a workflow command.
 from __future__ import annotations
 
 from adgrade.report.escape import html_text, md_code_block, md_inline, neutralise_commands, neutralise_controls
+from adgrade.report import scores
 from adgrade.results import Report
 
 ICON = {"passed": "✅", "failed": "❌", "error": "💥", "timeout": "⏱️", "skipped": "➖", "inconclusive": "❔",
@@ -16,14 +17,14 @@ ICON = {"passed": "✅", "failed": "❌", "error": "💥", "timeout": "⏱️", 
 
 
 def _points(score: float, max_score: float, bonus: bool = False) -> str:
-    return f"{score:g} bonus" if bonus else f"{score:g} / {max_score:g}"
+    return scores.problem(score, max_score, bonus)
 
 
 def render_markdown(report: Report, verbose: bool = False) -> str:
     out: list[str] = []
     status = report.status
     out.append(f"## {ICON.get(status, '')} adgrade: {md_inline(report.assignment)} — "
-               f"{_points(report.score, report.max_score)} ({status})")
+               f"{scores.report_total(report)} ({status})")
     if report.submission:
         out.append("")
         out.append(f"Submission: {md_inline(report.submission)}")
@@ -39,7 +40,7 @@ def render_markdown(report: Report, verbose: bool = False) -> str:
         title = md_inline(p.title) + (" (bonus)" if p.bonus else "")
         out.append(f"| {md_inline(p.id)} | {title} | {_points(p.score, p.max_score, p.bonus)} | "
                    f"{ICON.get(p.status, '')} {p.status} |")
-    out.append(f"| **Total** | | **{_points(report.score, report.max_score)}** | "
+    out.append(f"| **Total** | | **{scores.report_total(report)}** | "
                f"**{ICON.get(status, '')} {status}** |")
 
     details: list[str] = []
@@ -50,7 +51,7 @@ def render_markdown(report: Report, verbose: bool = False) -> str:
             if c.status == "passed" and not c.message:
                 continue
             summary = (f"{ICON.get(c.status, '')} <b>{html_text(p.id)}</b>: {html_text(c.name)} — "
-                       f"{html_text(c.status)}, {c.score:g} / {c.max_score:g}")
+                       f"{html_text(c.status)}, {scores.problem(c.score, c.max_score)}")
             details.append(f"<details><summary>{summary}</summary>")
             details.append("")
             details.append(md_code_block(c.message or "(no message)"))

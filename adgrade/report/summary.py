@@ -11,6 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from adgrade.report import scores
+from adgrade.report.scores import points as pts
+
 BAR = 40
 
 
@@ -33,8 +36,8 @@ def build(summary: dict[str, Any]) -> Group:
     parts.append(head)
     score = summary.get("score") or {}
     if score:
-        parts.append(Text(f"score out of {summary.get('max_score', 0):g}: mean {score['mean']:.4g}, median "
-                          f"{score['median']:g}, min {score['min']:g}, max {score['max']:g}"))
+        parts.append(Text(f"score out of {pts(summary.get('max_score', 0))}: mean {pts(score['mean'])}, median "
+                          f"{pts(score['median'])}, min {pts(score['min'])}, max {pts(score['max'])}"))
     histogram = summary.get("histogram") or []
     if histogram:
         most = max(b["count"] for b in histogram)
@@ -45,7 +48,7 @@ def build(summary: dict[str, Any]) -> Group:
         last = len(histogram) - 1
         for i, b in enumerate(histogram):
             bracket = "]" if i == last else ")"
-            table.add_row(f"[{b['low']:g}, {b['high']:g}{bracket}", str(b["count"]), _bar(b["count"], most))
+            table.add_row(f"[{pts(b['low'])}, {pts(b['high'])}{bracket}", str(b["count"]), _bar(b["count"], most))
         parts.append(table)
     problems = summary.get("problems") or []
     if problems:
@@ -56,12 +59,12 @@ def build(summary: dict[str, Any]) -> Group:
         for p in problems:
             bonus = " (bonus)" if p.get("bonus") else ""
             table.add_row(p["id"], escape(p.get("title", "")) + bonus, f"{p['passed']}/{p['graded']}",
-                          f"{p['pass_rate']:.0%}", f"{p['mean_score']:.3g} / {p['max_score']:g}")
+                          f"{p['pass_rate']:.0%}", scores.problem(p["mean_score"], p["max_score"]))
         parts.append(table)
     failures = summary.get("failures") or []
     if failures:
         table = Table(title="most common failures (numbers replaced by #)", title_justify="left")
-        table.add_column("n", justify="right")
+        table.add_column("students", justify="right")
         table.add_column("problems")
         table.add_column("message")
         table.add_column("e.g.")

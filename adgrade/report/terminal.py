@@ -17,6 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from adgrade.report import scores
 from adgrade.report.escape import clean_strings, neutralise_commands
 from adgrade.results import Report
 
@@ -42,7 +43,7 @@ def build(report: Report, verbose: bool = False) -> Group:
     table.add_column("status")
     for p in report.problems:
         bonus = " (bonus)" if p.bonus else ""
-        points = f"{p.score:g} / {p.max_score:g}" if not p.bonus else f"{p.score:g} bonus"
+        points = scores.problem(p.score, p.max_score, p.bonus)
         style = STYLE.get(p.status, "")
         table.add_row(p.id, escape(p.title) + bonus, points, f"[{style}]{p.status}[/]")
     parts.append(table)
@@ -54,7 +55,7 @@ def build(report: Report, verbose: bool = False) -> Group:
         for c in shown:
             style = STYLE.get(c.status, "")
             lines.append(f"{MARK.get(c.status, '?')} {c.name}", style=f"bold {style}")
-            lines.append(f"  [{c.status}, {c.score:g}/{c.max_score:g}]\n", style="dim")
+            lines.append(f"  [{c.status}, {scores.problem(c.score, c.max_score)}]\n", style="dim")
             if c.message:
                 for line in c.message.splitlines():
                     lines.append(f"    {line}\n")
@@ -78,7 +79,7 @@ def build(report: Report, verbose: bool = False) -> Group:
 def _total(report: Report) -> Text:
     total_style = STYLE.get(report.status, "")
     return Text.from_markup(
-        f"[bold]Total: {report.score:g} / {report.max_score:g}[/]  [{total_style}]{report.status}[/]"
+        f"[bold]Total: {scores.report_total(report)}[/]  [{total_style}]{report.status}[/]"
         f"  [dim]({report.duration_s:.1f} s)[/]")
 
 
