@@ -532,7 +532,7 @@ class BatchSettings:
                 if other.get(k) != mine[k]]
 
 
-def launcher_factory(mode: str = "auto"):
+def launcher_factory(mode: str = "auto", *, student_cache: bool = False):
     """The `GradeOptions.launcher_factory` for a sandbox mode (None: the engine's default launcher).
 
     `adgrade.runner.sandbox.launcher_factory(mode)` provides it where it exists; without it,
@@ -546,7 +546,7 @@ def launcher_factory(mode: str = "auto"):
         if mode == "bwrap":
             raise RuntimeError("the bwrap sandbox is not available in this version of adgrade") from None
         return None
-    return sandbox_factory(mode)
+    return sandbox_factory(mode, student_cache=student_cache)
 
 
 

@@ -46,12 +46,13 @@ def main() -> None:
     """
 
 
-def _launcher_factory(mode: str):
-    """GradeOptions.launcher_factory for --sandbox (None: the engine's default launcher)."""
+def _launcher_factory(mode: str, student_cache: bool = False):
+    """GradeOptions.launcher_factory for --sandbox (None: the engine's default launcher); `student_cache`
+    for `check`: the student's process keeps a JAX compilation cache of its own."""
     from adgrade.batch import launcher_factory
 
     try:
-        return launcher_factory(mode)
+        return launcher_factory(mode, student_cache=student_cache)
     except Exception as exc:
         raise UsageProblem(f"--sandbox {mode}: {exc}") from None
 
@@ -156,7 +157,8 @@ def check(submission: Path, assignment: str | None, fmt: str, only: tuple[str, .
                                f"(one of: {', '.join(c.name for c in candidates)}).")
         _stderr(f"Grading as assignment {spec.name} ({why}); pass -a to choose another.")
     options = GradeOptions(only=list(only) or None, include_hidden=include_hidden, time_limit=time_limit,
-                           memory_limit_mb=memory_limit, launcher_factory=_launcher_factory(sandbox))
+                           memory_limit_mb=memory_limit,
+                           launcher_factory=_launcher_factory(sandbox, student_cache=True))
 
     def grade_once():
         try:

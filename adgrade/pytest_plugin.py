@@ -155,7 +155,7 @@ def _graded(session: pytest.Session):
 
         sandbox = config.getoption("adgrade_sandbox")
         try:
-            options.launcher_factory = launcher_factory(sandbox)
+            options.launcher_factory = launcher_factory(sandbox, student_cache=True)  # the student's own run
         except Exception as exc:
             raise pytest.UsageError(f"--adgrade-sandbox {sandbox}: {exc}") from None
         state["report"] = grade_submission(state["submission"], state["spec"], options)

@@ -472,3 +472,69 @@ def test_leftovers_of_a_killed_grader_are_removed_at_the_next_start(tmp_path):
     removed = remove_leftovers(str(tmp_path))
     assert len(removed) == 3 and str(reused) in removed
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, old_style.name, other.name])
+
+
+# ------------------------------------------------------------ the JAX compilation cache (issue 9, point 3)
+
+PLANTS_CACHE = """
+import json, os
+# %% p1
+tried = {}
+for name, folder in (("own", os.environ.get("ADGRADE_JAX_CACHE", "")), ("trusted", "@@TRUSTED@@")):
+    try:
+        with open(os.path.join(folder, "jit_square-planted"), "w") as f:
+            f.write("a compiled executable for the next one to load")
+        tried[name] = "WROTE"
+    except OSError as exc:
+        tried[name] = type(exc).__name__
+print("CACHE", json.dumps({"env": os.environ.get("ADGRADE_JAX_CACHE"), "tried": tried}))
+
+
+def square(x):
+    return x * x
+""" + HONEST_REST
+
+
+@pytest.mark.parametrize("student_cache", [True, False], ids=["check", "grade"])
+def test_no_submission_writes_a_cache_entry_anyone_else_loads(tmp_path, adversarial, monkeypatch, student_cache):
+    from test_adversarial import require_bwrap
+
+    from adgrade.runner.sandbox import launcher_factory
+
+    require_bwrap()
+    trusted = tmp_path / "cache" / "jax"
+    trusted.mkdir(parents=True)
+    monkeypatch.setenv("ADGRADE_JAX_CACHE", str(trusted))
+    monkeypatch.delenv("ADGRADE_JAX_STUDENT_CACHE", raising=False)
+    factory = launcher_factory("bwrap", student_cache=student_cache)
+    try:
+        report = grade_text(tmp_path, PLANTS_CACHE.replace("@@TRUSTED@@", str(trusted)), adversarial, factory)
+    finally:
+        factory.close()
+    seen = printed(report, "CACHE")
+    assert report.score == 5
+    assert list(trusted.iterdir()) == []  # the grader's own cache: never written by a submission
+    own = tmp_path / "cache" / "jax-student"
+    if student_cache:  # check: the student's process writes a cache of its own (warm from the second check)
+        assert seen["env"] == str(own) and seen["tried"]["own"] == "WROTE"
+        assert [p.name for p in own.iterdir()] == ["jit_square-planted"]
+        assert seen["tried"]["trusted"] != "WROTE"
+    else:  # grade: the trusted cache, read-only; nothing of any student's is ever loaded
+        assert seen["env"] == str(trusted) and seen["tried"] == {"own": "OSError", "trusted": "OSError"}
+        assert not own.exists() or list(own.iterdir()) == []
+
+
+def test_grade_without_a_sandbox_gives_students_no_cache(tmp_path, monkeypatch):
+    from adgrade.runner.sandbox import launcher_factory
+
+    monkeypatch.setenv("ADGRADE_JAX_CACHE", str(tmp_path / "jax"))
+    factory = launcher_factory("none", fork_server=False)
+    try:
+        assert factory.env_extra["ADGRADE_JAX_CACHE"] == "off"  # nothing would stop them writing a shared one
+    finally:
+        factory.close()
+    factory = launcher_factory("none", fork_server=False, student_cache=True)
+    try:
+        assert factory.env_extra["ADGRADE_JAX_CACHE"] == str(tmp_path / "jax-student")
+    finally:
+        factory.close()

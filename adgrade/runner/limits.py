@@ -84,17 +84,36 @@ def child_environment(scratch: Path, threads: int = 1) -> dict[str, str]:
 
 
 def jax_cache_dir() -> str:
-    """Where JAX keeps compiled executables between runs ("" when off).
+    """Where JAX keeps compiled executables between runs ("" when off): the *trusted* cache.
 
     `ADGRADE_JAX_CACHE` wins (`off` disables it); by default the user's cache
-    folder. A student's own `adgrade check` only ever shares it with
-    themselves; batch grading gives each submission its own view.
+    folder. Only trusted computations write it (the grader's own process, the
+    reference warming it before `grade`); sandboxed submissions may read it in
+    `grade`, never write it. A student's process in `check` has a cache of its
+    own (`student_jax_cache_dir`), which nothing trusted ever loads.
     """
     value = os.environ.get("ADGRADE_JAX_CACHE")
     if value is not None:
         return "" if value.lower() in ("", "0", "off", "none") else value
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     folder = os.path.join(base, "adgrade", "jax")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return ""
+    return folder
+
+
+def student_jax_cache_dir() -> str:
+    """The compilation cache the student's own process writes in `check` ("" when caching is off): next to
+    the trusted one, never the same folder, so no entry a submission wrote is loaded by the grader's
+    computation (`ADGRADE_JAX_STUDENT_CACHE` names another)."""
+    trusted = jax_cache_dir()
+    if not trusted:
+        return ""
+    folder = os.environ.get("ADGRADE_JAX_STUDENT_CACHE") or trusted.rstrip("/") + "-student"
+    if os.path.realpath(folder) == os.path.realpath(trusted):
+        return ""
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError:

@@ -184,6 +184,8 @@ class Launcher:
 
     name = "process"
     scratch_parent: str | None = None
+    #: added to the child's environment (the factory's choice of JAX compilation cache: runner/sandbox.py)
+    extra_env: dict[str, str] | None = None
 
     def __init__(self, limits: Limits):
         self.limits = limits
@@ -208,7 +210,7 @@ class Launcher:
                 stderr=out_w,
                 pass_fds=(to_child_r, from_child_w),
                 cwd=scratch,
-                env=child_environment(scratch),
+                env={**child_environment(scratch), **(self.extra_env or {})},
                 # its own process group: a timeout kills all it started. No preexec_fn: the child sets
                 # its own rlimits first thing, so Popen can vfork (a fork of a JAX-threaded parent warns).
                 start_new_session=True,

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Callable
 
 from adgrade.runner.forkserver import ForkServer, ForkServerError, ForkServerLauncher, ServerPool
-from adgrade.runner.limits import Limits, child_environment, jax_cache_dir
+from adgrade.runner.limits import Limits, child_environment, jax_cache_dir, student_jax_cache_dir
 from adgrade.runner.parent import Launcher, PopenHandle
 
 MODES = ("auto", "bwrap", "none")
@@ -277,18 +277,19 @@ class Sandbox:
 
     @property
     def env_extra(self) -> dict[str, str]:
-        env = {"USER": SANDBOX_USER, "LOGNAME": SANDBOX_USER}
-        if jax_cache_dir():
-            env["ADGRADE_JAX_CACHE_READONLY"] = "1"  # child.py: JAX's failed cache writes stay quiet
-        return env
+        return {"USER": SANDBOX_USER, "LOGNAME": SANDBOX_USER}
 
     def wrap(self, command: list[str], *, writable: list[str], cwd: str, for_server: bool,
-             scratch: str | None = None, scratch_mb: int | None = None) -> list[str]:
+             scratch: str | None = None, scratch_mb: int | None = None, jax_cache: str | None = None,
+             jax_cache_writable: bool = False) -> list[str]:
         """`bwrap ARGS -- command`: `writable` folders are the only ones the command can write.
 
         `scratch`: a folder made a tmpfs of `scratch_mb` MB (bubblewrap's --size) that anyone in the sandbox
         may make a folder in (the scratch folders of a fork server's children); bound from the host
         like `writable` when this bubblewrap has no --size.
+
+        `jax_cache`: the JAX compilation cache to show (None: the trusted one, read-only; "": none),
+        writable when `jax_cache_writable` (the student's own cache in `check`).
         """
         argv = [bwrap_path() or "bwrap", "--die-with-parent", "--new-session",
                 "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--hostname", "adgrade"]
@@ -342,10 +343,11 @@ class Sandbox:
         if Path("/sys/devices/system/cpu").is_dir():
             # XLA and torch read the CPU count and caches here
             argv += ["--ro-bind", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
-        cache = jax_cache_dir()
+        cache = jax_cache_dir() if jax_cache is None else jax_cache
         if cache and os.path.isdir(cache):
             cache_path = Path(os.path.realpath(cache))
-            argv += parents(cache_path) + ["--ro-bind", str(cache_path), str(cache_path)]
+            argv += parents(cache_path) + ["--bind" if jax_cache_writable else "--ro-bind", str(cache_path),
+                                           str(cache_path)]
             if cache_path != Path(cache):
                 argv += parents(Path(cache)) + ["--symlink", str(cache_path), cache]
         # the problems, the reference and the examples stay hidden even if they sit inside a bound folder
@@ -484,16 +486,21 @@ class BwrapLauncher(Launcher):
 
     name = "bwrap"
 
-    def __init__(self, limits: Limits, sandbox: Sandbox):
+    def __init__(self, limits: Limits, sandbox: Sandbox, *, extra_env: dict[str, str] | None = None,
+                 jax_cache: str | None = None, jax_cache_writable: bool = False):
         super().__init__(limits)
         self.sandbox = sandbox
+        self.extra_env = {**sandbox.env_extra, **(extra_env or {})}
+        self.jax_cache = jax_cache
+        self.jax_cache_writable = jax_cache_writable
 
     def command(self, in_fd: int, out_fd: int, scratch: Path) -> list[str]:
         command = super().command(in_fd, out_fd, scratch)
         if self.sandbox.uid is not None:
             command += ["--uid", f"{self.sandbox.uid}:{self.sandbox.gid}"]
         # a tmpfs of its own over the scratch folder: bounded in size (no file-count watch on this path)
-        return self.sandbox.wrap(command, writable=[], cwd=str(scratch), for_server=False, scratch=str(scratch))
+        return self.sandbox.wrap(command, writable=[], cwd=str(scratch), for_server=False, scratch=str(scratch),
+                                 jax_cache=self.jax_cache, jax_cache_writable=self.jax_cache_writable)
 
     def start(self, scratch: Path):
         prepare_scratch(scratch, self.sandbox)
@@ -501,7 +508,7 @@ class BwrapLauncher(Launcher):
         from_child_r, from_child_w = os.pipe()
         out_r, out_w = os.pipe()
         env = child_environment(scratch, self.limits.threads)
-        env.update(self.sandbox.env_extra)
+        env.update(self.extra_env)
         try:
             proc = subprocess.Popen(
                 self.command(to_child_r, from_child_w, scratch), stdin=subprocess.DEVNULL, stdout=out_w,
@@ -521,11 +528,12 @@ class LauncherFactory:
     calling thread's server ahead of the first submission.
     """
 
-    def __init__(self, mode: str = "auto", *, fork_server: bool = True, stream=None):
+    def __init__(self, mode: str = "auto", *, fork_server: bool = True, stream=None, student_cache: bool = False):
         self.mode = resolve_mode(mode, stream)
         self.fork_server = fork_server
         self.stream = stream
         self.sandbox = Sandbox() if self.mode == "bwrap" else None
+        self.jax_cache, self.jax_cache_writable = self._cache_policy(student_cache)
         # the scratch folders of forked children are made here (bound into the server's sandbox)
         remove_leftovers()  # of graders killed before (SIGKILL runs no clean-up)
         self._runs = owned_tempdir("adgrade-runs-")
@@ -538,25 +546,67 @@ class LauncherFactory:
     def sandboxed(self) -> bool:
         return self.sandbox is not None
 
+    def _cache_policy(self, student_cache: bool) -> tuple[str, bool]:
+        """(the JAX compilation cache the children use, whether they may write it).
+
+        No submission ever writes an entry that another submission or the grader's own computation loads:
+        in `check` (student_cache) the student's process writes a cache of its own, apart from the trusted
+        one the grader's process uses; in `grade` the children read the trusted cache (warmed by the
+        reference, batch.warm_compilation_cache) read-only in the sandbox, and, without a sandbox (where
+        nothing stops them writing it), use none.
+        """
+        if not jax_cache_dir():
+            return "", False
+        if student_cache:
+            own = student_jax_cache_dir()
+            if own and self.sandbox is not None and self.sandbox.uid is not None:
+                # as root the children run as the sandbox's user id: the folder must be theirs to write
+                try:
+                    os.chown(own, self.sandbox.uid, self.sandbox.gid)
+                    os.chmod(own, 0o755)
+                except OSError:
+                    return "", False
+            return own, bool(own)
+        if self.sandbox is None:
+            return "", False
+        return jax_cache_dir(), False
+
+    @property
+    def env_extra(self) -> dict[str, str]:
+        """What every child's environment gets on top of `child_environment`."""
+        env = dict(self.sandbox.env_extra) if self.sandbox is not None else {}
+        env["ADGRADE_JAX_CACHE"] = self.jax_cache or "off"
+        if self.jax_cache and not self.jax_cache_writable:
+            env["ADGRADE_JAX_CACHE_READONLY"] = "1"  # child.py: JAX's failed cache writes stay quiet
+        return env
+
     def runs_dir(self) -> str:
         return self._runs
 
     def _make_server(self, backends: tuple[str, ...]) -> ForkServer:
+        # the server loads JAX with the children's cache settings: its forked children keep them
         env = child_environment(Path(self.runs_dir()))
+        env.update(self.env_extra)
         if self.sandbox is None:
             return ForkServer(backends, env=env)
         sandbox = self.sandbox
-        env.update(sandbox.env_extra)
+        cache, writable = self.jax_cache, self.jax_cache_writable
         runs = self.runs_dir()
         tmpfs = sandbox.scratch_is_tmpfs()
         return ForkServer(backends, env=env, uid=sandbox.uid, gid=sandbox.gid, sweep=True,
                           scratch_root=runs if tmpfs else None, scratch_files=SCRATCH_FILES,
                           pass_fds=sandbox.pass_fds,
                           wrap=lambda cmd: sandbox.wrap(cmd, writable=[] if tmpfs else [runs], cwd="/",
-                                                        for_server=True, scratch=runs if tmpfs else None))
+                                                        for_server=True, scratch=runs if tmpfs else None,
+                                                        jax_cache=cache, jax_cache_writable=writable))
 
     def _plain(self, limits: Limits) -> Launcher:
-        return BwrapLauncher(limits, self.sandbox) if self.sandbox is not None else Launcher(limits)
+        if self.sandbox is not None:
+            return BwrapLauncher(limits, self.sandbox, extra_env=self.env_extra, jax_cache=self.jax_cache,
+                                 jax_cache_writable=self.jax_cache_writable)
+        launcher = Launcher(limits)
+        launcher.extra_env = self.env_extra
+        return launcher
 
     def _said(self, why: str) -> None:
         if not self._fallback_said:
@@ -573,7 +623,7 @@ class LauncherFactory:
             limits, lambda backends: self.pool.get(worker, backends), fallback=self._plain(limits),
             scratch_parent=self.runs_dir(),
             owner=(sandbox.uid, sandbox.gid) if sandbox is not None and sandbox.uid is not None else None,
-            extra_env=sandbox.env_extra if sandbox is not None else None, on_fallback=self._said)
+            extra_env=self.env_extra, on_fallback=self._said)
 
     def warm(self, backends: tuple[str, ...] | list[str]) -> None:
         if self.fork_server:
@@ -590,6 +640,11 @@ class LauncherFactory:
             self.sandbox.cleanup()
 
 
-def launcher_factory(mode: str = "auto", *, fork_server: bool = True, stream=None) -> LauncherFactory:
-    """The launchers for `check` and `grade`: mode "auto" | "bwrap" | "none" (see the module's doc)."""
-    return LauncherFactory(mode, fork_server=fork_server, stream=stream)
+def launcher_factory(mode: str = "auto", *, fork_server: bool = True, stream=None,
+                     student_cache: bool = False) -> LauncherFactory:
+    """The launchers for `check` and `grade`: mode "auto" | "bwrap" | "none" (see the module's doc).
+
+    `student_cache`: `check` on the student's own machine, where the student's process keeps a JAX
+    compilation cache of its own (so the second check is warm); `grade` leaves it False.
+    """
+    return LauncherFactory(mode, fork_server=fork_server, stream=stream, student_cache=student_cache)
