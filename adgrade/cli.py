@@ -295,7 +295,7 @@ def grade(submissions: tuple[str, ...], assignment: str, out: Path, workers: int
     from adgrade import batch
     from adgrade.engine import GradeOptions, plan
     from adgrade.report.escape import terminal_text
-    from adgrade.report.summary import build as build_summary
+    from adgrade.report.summary import print_summary
 
     spec = _load(assignment)
     try:
@@ -399,7 +399,7 @@ def grade(submissions: tuple[str, ...], assignment: str, out: Path, workers: int
         sys.exit(130)
     written = batch.export(out, batch.EXPORT_FORMATS, hidden_visibility=hidden_visibility)
     summary = json.loads((out / "summary.json").read_text())
-    Console(highlight=False).print(build_summary(summary))
+    print_summary(summary)
     err.print(f"Graded {result.graded} submission(s) in {result.seconds:.1f} s"
               + (f" ({result.skipped} already graded)" if result.skipped else "")
               + f". Wrote {out / 'reports'}/, {written['csv'][0]}, {out / 'gradescope'}/, {out / 'junit'}/, "
@@ -424,14 +424,14 @@ def export_cmd(out: Path, formats: tuple[str, ...], hidden_visibility: str) -> N
     from rich.console import Console
 
     from adgrade import batch
-    from adgrade.report.summary import build as build_summary
+    from adgrade.report.summary import print_summary
 
     try:
         written = batch.export(out, formats or batch.EXPORT_FORMATS, hidden_visibility=hidden_visibility)
     except batch.BatchError as exc:
         raise UsageProblem(str(exc)) from None
     if not formats:  # a chosen format is all that was asked for: the summary is only rewritten (summary.txt)
-        Console(highlight=False).print(build_summary(json.loads((out / "summary.json").read_text())))
+        print_summary(json.loads((out / "summary.json").read_text()))
     for fmt, paths in written.items():
         _stderr(f"{fmt}: " + ", ".join(str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else ""))
 

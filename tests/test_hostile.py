@@ -236,11 +236,12 @@ def test_check_and_grade_output_carry_no_control_sequence_and_no_workflow_comman
     (klass / "eve" / "x\n::error title=pwned::gotcha.py").write_text("y = 1\n")  # picked over: a note on stderr
     (klass / "notes\n::error title=pwned::\x1b]0;t\x07.txt").write_text("")  # not gradable: a warning on stderr
     (klass / "x;=1+2;.py").write_text(GOOD)
+    (klass / "zed.py").write_text(PRINTS_ESCAPES)  # its message reaches the class summary's common failures
     out = tmp_path / "out"
     proc = run_cli("grade", str(klass), "-a", str(toy), "--only", "p1", "--out", str(out), "--workers", "1",
                    "--sandbox", "none")
     assert proc.returncode == 0, proc.stderr
-    assert "pwned" in proc.stderr  # the names are still shown
+    assert "pwned" in proc.stderr and "pwned" in proc.stdout  # the names and the message are still shown
     assert not any(line.lstrip().startswith("::") for line in (proc.stdout + proc.stderr).splitlines())
     assert "\x1b" not in proc.stdout + proc.stderr
     book = (out / "gradebook.csv").read_text()

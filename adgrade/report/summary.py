@@ -76,6 +76,22 @@ def build(summary: dict[str, Any]) -> Group:
 
 
 def render_summary_text(summary: dict[str, Any], width: int = 120) -> str:
+    from adgrade.report.escape import neutralise_commands
+
     buffer = io.StringIO()
     Console(file=buffer, width=width, force_terminal=False, color_system=None, highlight=False).print(build(summary))
-    return buffer.getvalue()
+    return neutralise_commands(buffer.getvalue())
+
+
+def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    """Print the class summary (colours where it is a terminal); no line of it a CI workflow command."""
+    import sys
+
+    from adgrade.report.escape import neutralise_commands
+
+    console = console or Console(highlight=False)
+    with console.capture() as capture:
+        console.print(build(summary))
+    out = console.file if console.file is not None else sys.stdout
+    out.write(neutralise_commands(capture.get()))
+    out.flush()

@@ -14,12 +14,13 @@ Under bubblewrap the child sees (docs/sandbox.md has the whole list):
   and its site-packages, the adgrade package folder alone, a handful of /etc
   files (the loader's cache, localtime, a made-up passwd/group), /sys's CPU
   description, the JAX compilation cache when there is one;
-* writable: its scratch folder only (HOME and TMPDIR); the rest of the root is
-  remounted read-only;
+* writable: its scratch folder only (HOME and TMPDIR; a size-limited tmpfs), and in
+  `check` its own JAX compilation cache; the rest of the root is remounted read-only;
 * not at all: problems/, reference/, the submissions and other students'
   files, the output folder, /root, /home, the grader's /tmp;
 * namespaces: network (no interface but a loopback of its own), pid, ipc,
-  uts, cgroup; user when not run as root;
+  uts, cgroup, and a user namespace in which no other can be made (as root,
+  one adgrade makes: `make_userns`);
 * as root, the child runs as an unprivileged user id of its own (no
   capabilities, no_new_privs), so that RLIMIT_NPROC, which Linux never applies
   to root, bounds a fork bomb; without root the user namespace does.
