@@ -214,6 +214,12 @@ def find_assignment(repo: Path, assignment: str | None) -> str:
     if assignment:
         name = Path(assignment).name if assignment.startswith("problems/") else assignment
         if not (problems / name / "assignment.toml").is_file():
+            import difflib
+
+            there = sorted(toml.parent.name for toml in problems.glob("*/assignment.toml"))
+            close = difflib.get_close_matches(name, there, n=1, cutoff=0.6)
+            if close:
+                raise CIError(f"{problems / name} holds no assignment.toml; did you mean -a {close[0]}?")
             raise CIError(f"{problems / name} holds no assignment.toml: run `adgrade export-student {name} {repo}` "
                           "first, or pass the repository folder as DIR")
         return name

@@ -568,7 +568,8 @@ def ci_init_cmd(repo: Path, assignment: str | None, submission: str | None, inst
         _stderr(f"Wrote {wheel[0]} (sha256 {settings.wheel_sha256}): the adgrade {__version__} running here, which "
                 "the workflow installs; commit it with the workflow.")
     _stderr("Try its grading step here:")
-    _stderr(f"  cd {repo} && adgrade check {graded} -a problems/{name}")
+    cd = "" if repo.resolve() == Path.cwd().resolve() else f"cd {repo} && "
+    _stderr(f"  {cd}adgrade check {graded} -a problems/{name}")
 
 
 if __name__ == "__main__":

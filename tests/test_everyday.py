@@ -187,11 +187,29 @@ def test_an_ungradable_file_is_explained_once(tmp_path):
     assert "Total: 0 / 40" in proc.stdout and "q1a" not in proc.stdout
 
 
+def test_an_ungradable_report_says_it_once_in_markdown_and_html():
+    from adgrade.engine import grade_submission
+    from adgrade.report.html import render_html
+    from adgrade.report.markdown import render_markdown
+    from adgrade.spec import load_assignment
+
+    report = grade_submission(FIXTURES / "toy" / "assignment.toml", load_assignment(TOY))  # a .toml: not gradable
+    assert report.status == "error" and "cannot grade a .toml file" in report.error
+    assert render_markdown(report).count("cannot grade a .toml file") == 1
+    assert render_html(report).count("cannot grade a .toml file") == 1
+
+
 @pytest.mark.parametrize("typed, meant", [("jax_nn", "jax-nn"), ("torch-backprob", "torch-backprop"),
                                           ("autogradintro", "autograd-intro")])
 def test_a_misspelt_assignment_gets_a_did_you_mean(typed, meant):
     with pytest.raises(SpecError, match=f"did you mean '{meant}'"):
         resolve_assignment(typed)
+
+
+def test_ci_init_has_a_did_you_mean_too(tmp_path):
+    assert run_cli("export-student", TOY, str(tmp_path / "repo")).returncode == 0
+    proc = run_cli("ci", "init", str(tmp_path / "repo"), "-a", "tyo")
+    assert proc.returncode == 2 and "did you mean -a toy?" in proc.stderr
 
 
 def test_no_did_you_mean_for_nothing_close():

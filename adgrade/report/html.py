@@ -257,8 +257,9 @@ def render_html(report: Report) -> str:
     if report.hidden_not_run:
         body.append(f'<div class="banner">{report.hidden_not_run} hidden check(s) were not run here; '
                     "your final score may differ.</div>")
-    body.append(overview_table(report))
-    body.extend(render_problem(p) for p in report.problems)
+    if not report.error:  # nothing ran: the banner says why, once (not again in every check)
+        body.append(overview_table(report))
+        body.extend(render_problem(p) for p in report.problems)
     if report.notes:
         body.append("<h2>Notes</h2><ul>" + "".join(f'<li class="note">{esc(n)}</li>' for n in report.notes)
                     + "</ul>")

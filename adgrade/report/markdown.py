@@ -33,6 +33,8 @@ def render_markdown(report: Report, verbose: bool = False) -> str:
         out.append("**This submission could not be graded:**")
         out.append("")
         out.append(md_code_block(report.error))
+        # nothing ran: the one message says why (not once more per check, under a table of zeros)
+        return neutralise_commands(neutralise_controls("\n".join(out).rstrip() + "\n"))
     out.append("")
     out.append("| Problem | Title | Score | Status |")
     out.append("|---|---|---:|---|")
