@@ -329,7 +329,7 @@ def square(x):
 """ + HONEST_REST
 
 FILLS_SCRATCH = """
-import os
+import os, time
 # %% p1
 def square(x):
     with open("big.bin", "wb") as f:
@@ -342,6 +342,7 @@ def double(x):
     os.makedirs("many", exist_ok=True)
     for i in range(5000):
         open(f"many/{i}", "w").close()
+    time.sleep(2.5)  # however fast the files came, the server's watch (every 50 ms) sees them in this call
     return 2 * x
 
 
@@ -539,3 +540,45 @@ def test_grade_without_a_sandbox_gives_students_no_cache(tmp_path, monkeypatch):
         assert factory.env_extra["ADGRADE_JAX_CACHE"] == str(tmp_path / "jax-student")
     finally:
         factory.close()
+
+
+# ------------------------------------------------------------------------------ a class of them, end to end
+
+HONEST = """
+# %% p1
+def square(x):
+    return x * x
+""" + HONEST_REST
+
+
+def test_a_class_of_honest_and_hostile_students_ends_with_a_complete_gradebook(tmp_path):
+    from test_adversarial import require_bwrap
+
+    require_bwrap()
+    adversarial = FIXTURES / "adversarial"
+    klass = tmp_path / "class"
+    (klass / "honest2").mkdir(parents=True)
+    (klass / "mallory").mkdir()
+    (klass / "honest1.py").write_text(HONEST)
+    (klass / "honest2" / "hw.py").write_text(HONEST)
+    (klass / "honest2" / "deep.ipynb").write_text(deep_notebook())  # a candidate that used to crash the batch
+    (klass / "carol.py").symlink_to(adversarial / "functions.py")  # the reference functions
+    (klass / "mallory" / "hw.py").symlink_to("../honest1.py")  # another student's work
+    (klass / "ipc_leaver.py").write_text(LEAVES_IPC)
+    (klass / "ipc_looker.py").write_text(LOOKS_FOR_IPC)  # graded next, by the same worker
+    (klass / "hog.py").write_text(MEMORY_IN_PROCESSES)
+    (klass / "userns.py").write_text(MAKES_USERNS)
+    out = tmp_path / "out"
+    proc = run_cli("grade", str(klass), "-a", str(adversarial), "--out", str(out), "--workers", "1",
+                   "--sandbox", "bwrap", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    with open(out / "gradebook.csv", newline="") as f:
+        book = {r["student"]: r["total"] for r in csv.DictReader(f)}
+    assert book == {"honest1": "5", "honest2": "5", "carol": "0", "mallory": "0", "ipc_leaver": "5",
+                    "ipc_looker": "5", "hog": "3", "userns": "5"}
+    looker = json.loads((out / "reports" / "ipc_looker.json").read_text())
+    assert 'FOUND {"ids": {"shm": -1, "sem": -1, "msg": -1, "mq": -1}' in looker["output"]
+    hog = json.loads((out / "reports" / "hog.json").read_text())
+    assert "for all of them together" in json.dumps(hog)
+    for report in (out / "reports").glob("*.json"):
+        assert report.stat().st_size < 2**20, report
