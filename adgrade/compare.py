@@ -81,6 +81,12 @@ class Comparison:
     message: str = ""
     cause: str = ""
     worst: dict | None = None
+    #: the answer's numbers are right and only their shape differs (a reshape away): said as such, never
+    #: "wrong at every point"
+    values_right: bool = False
+    #: conventions the comparison accepted on the way (a dict read as a tuple, a single number for a (1,)
+    #: leaf, float32 tolerance because the computation ran in float32): said to the student, never scored
+    notes: list[str] = field(default_factory=list)
     # the failing leaf, for heat maps; never serialised
     actual: np.ndarray | None = field(default=None, repr=False, compare=False)
     expected: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -90,8 +96,13 @@ class Comparison:
         worst = None
         if self.worst is not None:
             worst = {k: _json_value(v) for k, v in self.worst.items()}
-        return {"ok": self.ok, "kind": self.kind, "path": self.path, "message": self.message,
-                "cause": self.cause, "worst": worst}
+        out = {"ok": self.ok, "kind": self.kind, "path": self.path, "message": self.message,
+               "cause": self.cause, "worst": worst}
+        if self.values_right:
+            out["values_right"] = True
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
 
 
 def _json_value(value: Any) -> Any:
@@ -115,7 +126,9 @@ class _Leaf:
 
 def compare(actual: Any, expected: Any, *, rtol: float | None = None, atol: float | None = None,
             require_float64: bool = False, dims: dict[str, int] | None = None,
-            name: str = "your answer", labels: Mapping[str, str] | None = None) -> Comparison:
+            name: str = "your answer", labels: Mapping[str, str] | None = None,
+            vectors: bool = False, items: tuple[str, ...] | list[str] = (),
+            path_precision: Any = None) -> Comparison:
     """Judge `actual` (decoded from the student's process) against `expected` (the reference).
 
     rtol/atol override the dtype's defaults. require_float64 fails float32 and
@@ -123,9 +136,22 @@ def compare(actual: Any, expected: Any, *, rtol: float | None = None, atol: floa
     sizes of the problem ({"N": 4}) so that a factor can be explained. name is
     how the answer is called in messages ("manual_grad(x)"); labels optionally
     give a leaf's path a student-facing meaning ({"[1]": "W1 gradient"}).
+
+    Conventions a task may leave open (docs/spec-format.md, `conventions`):
+    a size-1 leaf always equals any other size-1 leaf of the same value (a
+    single number for a (1,) bias and the reverse); `vectors` accepts a leaf
+    whose shape differs only by axes of length 1 (a row, a column or a flat
+    vector); `items` names the items of a tuple/list answer, so a dict with
+    those keys (or dW, grad_W ...) is read in that order, and a list or tuple
+    where a dict with those keys was expected is read in that order too.
+    `path_precision` is the least precise float dtype the student's
+    computation ran in, as their process reported it: a float32 path is judged
+    at float32 tolerance even when the answer came back as float64 (unless
+    float64 is required).
     """
     ctx = _Context(rtol=rtol, atol=atol, require_float64=require_float64, dims=dims, name=name,
-                   labels=dict(labels or {}))
+                   labels=dict(labels or {}), vectors=vectors, items=tuple(items),
+                   path_precision=_low_precision(path_precision))
     failures: list[Comparison] = []
     leaves: list[_Leaf] = []
     _walk(actual, expected, "", leaves, failures, ctx, depth=0)
@@ -133,8 +159,9 @@ def compare(actual: Any, expected: Any, *, rtol: float | None = None, atol: floa
         result = _compare_leaf(leaf, ctx)
         if not result.ok:
             failures.append(result)
+    notes = list(dict.fromkeys(ctx.notes))
     if not failures:
-        return Comparison(ok=True)
+        return Comparison(ok=True, notes=notes)
     # most basic kind first; among equals, the first in the answer's order (sort is stable)
     failures.sort(key=lambda f: _RANK[f.kind])
     first = failures[0]
@@ -142,6 +169,9 @@ def compare(actual: Any, expected: Any, *, rtol: float | None = None, atol: floa
     if others:
         shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
         first.message += f" Also wrong: {shown}."
+    # "the values are right" only when every failure is a shape whose numbers are right
+    first.values_right = all(f.values_right for f in failures)
+    first.notes = notes
     return first
 
 
@@ -153,6 +183,10 @@ class _Context:
     dims: dict[str, int] | None
     name: str
     labels: dict[str, str]
+    vectors: bool = False
+    items: tuple[str, ...] = ()
+    path_precision: np.dtype | None = None
+    notes: list[str] = field(default_factory=list)
 
     def where(self, path: str) -> str:
         """How a leaf is named in a message: `grad(x)['W1']`, or `your answer, item [1] (W1 gradient)`."""
@@ -173,8 +207,15 @@ def _walk(actual: Any, expected: Any, path: str, leaves: list[_Leaf], failures: 
         return
     if isinstance(expected, Mapping):
         if not isinstance(actual, Mapping):
-            failures.append(_wrong_container(actual, expected, path, ctx))
-            return
+            if isinstance(actual, (list, tuple)) and ctx.items and list(ctx.items) == [str(k) for k in expected] \
+                    and len(actual) == len(expected):
+                # the task left open how the gradients come back: a list in the declared order is as good
+                ctx.notes.append(f"{ctx.where(path)}: a {type(actual).__name__} of {len(actual)} items, read in the "
+                                 f"order {', '.join(ctx.items)}")
+                actual = dict(zip(expected, actual))
+            else:
+                failures.append(_wrong_container(actual, expected, path, ctx))
+                return
         missing = [k for k in expected if k not in actual]
         extra = [k for k in actual if k not in expected]
         if missing or extra:
@@ -191,6 +232,12 @@ def _walk(actual: Any, expected: Any, path: str, leaves: list[_Leaf], failures: 
             _walk(actual[key], expected[key], f"{path}[{key!r}]", leaves, failures, ctx, depth + 1)
         return
     if isinstance(expected, (list, tuple)):
+        if isinstance(actual, Mapping) and ctx.items and len(ctx.items) == len(expected):
+            keyed = _items_by_name(actual, ctx.items)
+            if keyed is not None:
+                ctx.notes.append(f"{ctx.where(path)}: a dict with keys {_keys(list(actual))}, read as "
+                                 f"({', '.join(ctx.items)})")
+                actual = keyed
         if isinstance(actual, (list, tuple)):
             items = list(actual)
         elif isinstance(actual, np.ndarray) and actual.ndim >= 1 and actual.shape[0] == len(expected):
@@ -208,6 +255,47 @@ def _walk(actual: Any, expected: Any, path: str, leaves: list[_Leaf], failures: 
             _walk(a, e, f"{path}[{i}]", leaves, failures, ctx, depth + 1)
         return
     leaves.append(_Leaf(path, actual, expected))
+
+
+def _name_key(name: Any) -> str:
+    """A gradient's key reduced to the parameter it is about: dW, grad_W, W_grad, dL_dW, dLdW -> w."""
+    text = re.sub(r"[^0-9a-z]", "", str(name).lower())
+    for prefix in ("dloss", "dl", "gradient", "grad", "d"):
+        if text.startswith(prefix) and len(text) > len(prefix):
+            rest = text[len(prefix):]
+            text = rest[1:] if prefix in ("dloss", "dl") and rest.startswith("d") and len(rest) > 1 else rest
+            break
+    for suffix in ("grad", "gradient"):
+        if text.endswith(suffix) and len(text) > len(suffix):
+            text = text[: -len(suffix)]
+    return text
+
+
+def _items_by_name(actual: Mapping, names: tuple[str, ...]) -> list | None:
+    """actual's values in the order of `names`, matched by key (exactly, or as dW / grad_W ...); None
+    unless every name finds exactly one key and no key is left over."""
+    keys = list(actual)
+    if len(keys) != len(names):
+        return None
+    out = []
+    for name in names:
+        exact = [k for k in keys if str(k) == name]
+        found = exact or [k for k in keys if _name_key(k) == _name_key(name)]
+        if len(found) != 1:
+            return None
+        out.append(actual[found[0]])
+    return out
+
+
+def _low_precision(dtype: Any) -> np.dtype | None:
+    """float16/float32 (or their complex kin) as a dtype; None for anything else or nothing."""
+    if dtype is None:
+        return None
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        return None
+    return dt if dt in (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.complex64)) else None
 
 
 def _wrong_container(actual: Any, expected: Any, path: str, ctx: _Context) -> Comparison:
@@ -343,17 +431,21 @@ def _compare_leaf(leaf: _Leaf, ctx: _Context) -> Comparison:
     if act is None:
         return _fail("type", path, f"{where}: got {_describe_actual(actual)}, expected {_describe_expected(expected)}.")
 
-    # shape: exact, except that any size-1 answer stands for a single number
+    # shape: exact, except that size-1 leaves compare by value both ways (a single number for a (1,) bias,
+    # a (1,) array for a scalar), and that a declared `vectors` convention accepts a row, a column or a
+    # flat vector alike (the shapes differ only by axes of length 1)
     if act.shape != exp.shape:
-        if exp.ndim == 0 and act.size == 1:
-            act = act.reshape(())
+        if act.size == 1 and exp.size == 1:
+            if exp.ndim > 0:
+                ctx.notes.append(f"{where}: {'a single number' if act.ndim == 0 else f'shape {_shape(act.shape)}'} "
+                                 f"where the task has shape {_shape(exp.shape)}; compared by value")
+            act = act.reshape(exp.shape)
+        elif ctx.vectors and _squeezed(act.shape) == _squeezed(exp.shape):
+            ctx.notes.append(f"{where}: {_orientation(act.shape)} of shape {_shape(act.shape)} where the task's is "
+                             f"{_shape(exp.shape)}; the orientation was left open, so it is compared by value")
+            act = act.reshape(exp.shape)
         else:
-            cause = likely_cause(act, exp, dims=ctx.dims)
-            expected_text = "a single number" if exp.ndim == 0 else f"shape {_shape(exp.shape)}"
-            got = f"shape {_shape(act.shape)}" if act.ndim else "a single number"
-            return _fail("shape", path, _with_cause(
-                f"{where} has {got}, expected {expected_text} (shapes must match exactly; nothing is broadcast).",
-                cause), cause=cause, actual=act, expected=exp)
+            return _shape_failure(path, where, act, exp, ctx)
 
     # dtype
     if act.dtype.kind == "c" and exp.dtype.kind != "c":
@@ -367,6 +459,46 @@ def _compare_leaf(leaf: _Leaf, ctx: _Context) -> Comparison:
                      cause=f"computed in {precision}", actual=act, expected=exp)
 
     return _compare_values(path, where, act, exp, ctx)
+
+
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(n) for n in shape if n != 1)
+
+
+def _orientation(shape: tuple[int, ...]) -> str:
+    if len(shape) == 2 and shape[1] == 1:
+        return "a column"
+    if len(shape) == 2 and shape[0] == 1:
+        return "a row"
+    if len(shape) == 1:
+        return "a flat vector"
+    return "an array"
+
+
+def _shape_failure(path: str, where: str, act: np.ndarray, exp: np.ndarray, ctx: _Context) -> Comparison:
+    cause = likely_cause(act, exp, dims=ctx.dims)
+    expected_text = "a single number" if exp.ndim == 0 else f"shape {_shape(exp.shape)}"
+    got = f"shape {_shape(act.shape)}" if act.ndim else "a single number"
+    # right numbers in a wrong shape (a reshape away, nothing transposed): say exactly that
+    values_right = act.size == exp.size and _same_numbers(act.reshape(exp.shape), exp, ctx)
+    if values_right:
+        text = (f"{where} has {got}, expected {expected_text}. Its values are right: only the shape differs "
+                f"(shapes must match exactly; nothing is broadcast).")
+    else:
+        text = f"{where} has {got}, expected {expected_text} (shapes must match exactly; nothing is broadcast)."
+    return _fail("shape", path, _with_cause(text, cause), cause=cause, actual=act, expected=exp,
+                 values_right=values_right)
+
+
+def _same_numbers(act: np.ndarray, exp: np.ndarray, ctx: _Context) -> bool:
+    """The values agree within the tolerance the leaf would be judged at."""
+    if act.dtype.kind not in "iufc":
+        return False
+    notes = list(ctx.notes)
+    with np.errstate(all="ignore"):
+        ok = bool(_compare_values("", "", act, exp, ctx).ok)
+    ctx.notes[:] = notes  # a trial, not a verdict: it says nothing to the student
+    return ok
 
 
 def _float64_hint(actual: Any) -> str:
@@ -385,6 +517,17 @@ def _compare_values(path: str, where: str, act: np.ndarray, exp: np.ndarray, ctx
     if exp.dtype in TOLERANCES:  # never stricter than the reference's own precision
         ref_tol = tolerance_for(exp.dtype, ctx.rtol, ctx.atol)
         tol = Tolerance(max(tol.rtol, ref_tol.rtol), max(tol.atol, ref_tol.atol))
+    path_note = precision = ""
+    if ctx.path_precision is not None and not ctx.require_float64:
+        # the computation ran in float32 (a cast inside, float32 parameters): a float64 answer carries only
+        # float32 accuracy, so it is judged as what it is; a wrong formula is still far outside this
+        path_tol = tolerance_for(ctx.path_precision, ctx.rtol, ctx.atol)
+        if path_tol.rtol > tol.rtol or path_tol.atol > tol.atol:
+            tol = Tolerance(max(tol.rtol, path_tol.rtol), max(tol.atol, path_tol.atol))
+            precision = "float16" if ctx.path_precision == np.float16 else "float32"
+            path_note = (f"{where or ctx.name} was computed in {precision} (your code's values along the way are "
+                         f"{precision}), so it is judged at {precision} tolerance (rtol {tol.rtol:g})")
+            ctx.notes.append(path_note)
     work = np.complex128 if (act.dtype.kind == "c" or exp.dtype.kind == "c") else np.float64
     a, e = act.astype(work), exp.astype(work)
     if a.size == 0:
@@ -423,7 +566,8 @@ def _compare_values(path: str, where: str, act: np.ndarray, exp: np.ndarray, ctx
 
     errors = (f"abs error {format_number(abs_err)}, rel error "
               f"{format_number(rel_err) if math.isfinite(rel_err) else 'undefined (expected 0)'}; "
-              f"{_tolerance_text(tol, scale, a.size == 1)}")
+              f"{_tolerance_text(tol, scale, a.size == 1)}"
+              f"{f', {precision} tolerance because your computation runs in {precision}' if path_note else ''}")
     if a.ndim == 0:
         text = f"{where} is {format_number(aw)} but should be {format_number(ew)} ({errors})."
     elif a.size <= _SMALL:

@@ -56,11 +56,14 @@ def plan(assignment: AssignmentSpec, options: GradeOptions) -> Plan:
         if wanted and problem.id not in wanted:
             continue
         checks = []
+        question: dict = {}  # one per question: the conventions its checks detect (checks/calls.py)
         for i, spec in enumerate(problem.checks):
             if spec.hidden and not options.include_hidden:
                 out.hidden_not_run += 1
                 continue
-            checks.append(get_check_class(spec.kind)(spec, problem, assignment, i))
+            check = get_check_class(spec.kind)(spec, problem, assignment, i)
+            check.question = question
+            checks.append(check)
         out.problems.append((problem, checks))
     return out
 
@@ -81,6 +84,7 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
         return _ungradable(report, the_plan, str(exc), started)
 
     job, notes, unmarked = build_job(path, cells, assignment, the_plan, options)
+    _give_sources(cells, assignment, the_plan)
     report.notes.extend(notes)
     limits = Limits(memory_mb=options.memory_limit_mb or assignment.memory_limit_mb)
     launcher = options.launcher_factory(limits) if options.launcher_factory else Launcher(limits)  # type: ignore[operator]
@@ -121,7 +125,12 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
         for check in checks:
             answers = [outcome.answers.get(r.id) or Answer(r.id, "not_run", message="not run")
                        for r in check.requests()]
-            result.checks.append(_judge(check, answers, outcome, prepare_errors.get(check.key)))
+            judged = _judge(check, answers, outcome, prepare_errors.get(check.key))
+            result.checks.append(judged)
+            # conventions accepted on the way (a layout detected, float32 tolerance): said once per question
+            for note in judged.details.get("notes", ()):
+                if note not in result.notes:
+                    result.notes.append(note)
         if cell_notes:
             for c in result.checks:
                 if c.status in ("failed", "error", "timeout") and cell_notes[0] not in c.message:
@@ -223,6 +232,18 @@ def build_job(path: str | Path, cells: list[Cell], assignment: AssignmentSpec, t
         watch=sorted(watch),
     )
     return job, notes, unmarked
+
+
+def _give_sources(cells: list[Cell], assignment: AssignmentSpec, the_plan: Plan) -> None:
+    """Each check sees the code cells in force at the end of its question (for facts read from the source)."""
+    owner = assign_questions(cells, matchers_for(assignment))
+    ends = question_ends(cells, owner, [p.id for p in assignment.problems])
+    code = [c for c in cells if c.kind == "code"]
+    for problem, checks in the_plan.problems:
+        end = ends.get(problem.id)
+        in_force = [c for c in code if end is None or c.index <= end]
+        for check in checks:
+            check.sources = in_force
 
 
 def time_scale() -> float:

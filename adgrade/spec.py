@@ -37,6 +37,39 @@ class Mistake:
     message: str
 
 
+@dataclass(frozen=True)
+class LayoutChoice:
+    """One way of storing an argument: `label` for messages ("(n, C)"), `transform` from the task's way."""
+
+    label: str
+    transform: str = "none"  # none | transpose (see conventions.LAYOUT_TRANSFORMS)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A layout the task left open (`[[problems.layouts]]`): the first choice is the task's own."""
+
+    name: str
+    what: str
+    choices: tuple[LayoutChoice, ...]
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """Which open conventions a check accepts (`conventions = {...}` on a check)."""
+
+    #: a problem's layout name: the check asks once per choice and grades the one the student uses
+    layout: str | None = None
+    #: positional arguments that are in that layout
+    args: tuple[int, ...] = ()
+    #: answer leaves in that layout ("[0]": a gradient w.r.t. the argument)
+    answer: tuple[str, ...] = ()
+    #: a vector may come as a row, a column or a flat vector
+    vectors: bool = False
+    #: names of the answer's items: a tuple, a list, or a dict with these keys (dW, grad_W ... too)
+    items: tuple[str, ...] = ()
+
+
 @dataclass
 class CheckSpec:
     kind: str
@@ -74,6 +107,8 @@ class CheckSpec:
     #: [{error = REGEX, message}] added to the explanation of a matching exception;
     #: plugin kinds may define other `when` keys
     hints: tuple[dict, ...] = ()
+    #: conventions the task left open that this check accepts
+    conventions: Conventions = Conventions()
     #: fields a plugin kind reads that the common ones do not cover
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -91,6 +126,8 @@ class ProblemSpec:
     cells: CellSpec = CellSpec()
     checks: list[CheckSpec] = field(default_factory=list)
     time_limit: float = 10.0
+    #: layouts the task left open (W as (C, n) or (n, C)); checks refer to them by name
+    layouts: tuple[Layout, ...] = ()
 
 
 @dataclass
@@ -334,11 +371,14 @@ def _parse_problem(source: Path, where: str, table: Any, assignment: AssignmentS
                              cells.strings("headings"), cells.strings("tags"))
     for key in cells.extra():
         cells.fail(key, "unknown field; use markers, comments, headings or tags")
+    problem.layouts = tuple(_parse_layout(source, f"{where}.layouts[{k}]", t)
+                            for k, t in enumerate(f.get("layouts", list, [])))
     checks = f.get("checks", list)
     if not checks:
         f.fail("checks", "a problem needs at least one [[problems.checks]] table")
     for j, check_table in enumerate(checks):
         problem.checks.append(_parse_check(source, f"{where}.checks[{j}]", check_table))
+    _check_conventions(source, problem)
     for key in f.extra():
         f.fail(key, "unknown field (see docs/spec-format.md)")
     _assign_points(source, problem)
@@ -395,6 +435,7 @@ def _parse_check(source: Path, where: str, table: Any) -> CheckSpec:
         time_limit=_float_or_none(f, "time_limit"),
         require_autodiff=f.get("require_autodiff", bool, False),
         hints=tuple(_hints(f)),
+        conventions=_parse_conventions(source, f"{where}.conventions", f.get("conventions", dict, {})),
     )
     for k, text in enumerate(spec.require):
         from adgrade.requirements import mode_of, parse_requirement
@@ -411,6 +452,66 @@ def _parse_check(source: Path, where: str, table: Any) -> CheckSpec:
         f.fail("wrapper", "give either `entry` or `wrapper`, not both")
     spec.options = f.extra()
     return spec
+
+
+def _parse_layout(source: Path, where: str, table: Any) -> Layout:
+    from adgrade.conventions import LAYOUT_TRANSFORMS
+
+    f = _Fields(source, where, table)
+    name = f.get("name", str)
+    choices = []
+    raw = f.get("choices", list)
+    if len(raw) < 2:
+        f.fail("choices", "a layout needs at least two choices (the task's own first)")
+    for k, choice in enumerate(raw):
+        cf = _Fields(source, f"{where}.choices[{k}]", choice)
+        choices.append(LayoutChoice(cf.get("label", str),
+                                    cf.get("transform", str, "none", choices=LAYOUT_TRANSFORMS)))
+        for key in cf.extra():
+            cf.fail(key, "unknown field; use label and transform")
+    if choices[0].transform != "none":
+        f.fail("choices", "the first choice is the task's own layout: its transform must be \"none\"")
+    layout = Layout(name=name, what=f.get("what", str, name), choices=tuple(choices))
+    for key in f.extra():
+        f.fail(key, "unknown field; use name, what and choices")
+    return layout
+
+
+def _parse_conventions(source: Path, where: str, table: Any) -> Conventions:
+    from adgrade.conventions import parse_path
+
+    f = _Fields(source, where, table)
+    args = f.get("args", list, [])
+    if not all(isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in args):
+        f.fail("args", "expected a list of argument positions (0 is the first argument)")
+    answer = f.strings("answer")
+    for k, path in enumerate(answer):
+        try:
+            parse_path(path)
+        except ValueError as exc:
+            f.fail(f"answer[{k}]", str(exc))
+    conventions = Conventions(layout=f.get("layout", str, None), args=tuple(args), answer=answer,
+                              vectors=f.get("vectors", bool, False), items=f.strings("items"))
+    if (conventions.args or conventions.answer) and not conventions.layout:
+        f.fail("layout", "`args` and `answer` say where a layout applies: name the problem's layout too")
+    for key in f.extra():
+        f.fail(key, "unknown field; use layout, args, answer, vectors or items")
+    return conventions
+
+
+def _check_conventions(source: Path, problem: ProblemSpec) -> None:
+    names = [layout.name for layout in problem.layouts]
+    if len(set(names)) != len(names):
+        raise SpecError(f"{source}: {problem.where}.layouts: two layouts share a name")
+    for check in problem.checks:
+        layout = check.conventions.layout
+        if layout and layout not in names:
+            known = ", ".join(names) or "none declared"
+            raise SpecError(f"{source}: {check.where}.conventions.layout: no layout {layout!r} in "
+                            f"{problem.id}'s [[problems.layouts]] ({known})")
+        if layout and not check.conventions.args:
+            raise SpecError(f"{source}: {check.where}.conventions.args: say which arguments are in the "
+                            f"{layout!r} layout (e.g. args = [1])")
 
 
 def _hints(f: _Fields) -> list[dict]:

@@ -214,9 +214,19 @@ def test_size_one_answer_accepted_for_scalar():
     assert compare(roundtrip(np.float32(3.0)), 3.0).ok
 
 
-def test_scalar_answer_not_accepted_for_shape_one():
-    # a parameter of shape (1,) needs a gradient of shape (1,)
-    assert compare(3.0, np.array([3.0])).kind == "shape"
+def test_size_one_leaves_compare_by_value_both_ways():
+    # seed 004: every gradient exact, but b2's is 0-d where the parameter b2 is (1,)
+    result = compare(3.0, np.array([3.0]))
+    assert result.ok and any("compared by value" in n for n in result.notes)
+    assert compare(np.array([[3.0]]), np.array([3.0])).ok
+    grads = {"W": np.ones((2, 2)), "b2": np.float64(-0.25)}
+    result = compare(grads, {"W": np.ones((2, 2)), "b2": np.array([-0.25])}, name="my_nn_grad(...)")
+    assert result.ok and "my_nn_grad(...)['b2']" in result.notes[0]
+
+
+def test_size_one_leaf_with_a_wrong_value_still_fails_on_its_value():
+    result = compare(3.5, np.array([3.0]))
+    assert not result.ok and result.kind == "value"
 
 
 def test_outer_broadcast_is_explained():

@@ -51,6 +51,12 @@ class Check:
         self.assignment = assignment
         self.index = index
         self._inputs: list[tuple] | None = None
+        #: shared by the checks of one question, judged in order (engine.plan): what one check learnt about
+        #: the student's conventions (the layout of W) that the others must grade consistently
+        self.question: dict = {}
+        #: the submission's cells whose code is in force when this question's checks run (engine), for
+        #: facts read from the source (source_facts.py); never run here
+        self.sources: list = []
 
     # -- spec validation ------------------------------------------------------------
     @classmethod

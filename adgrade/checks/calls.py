@@ -20,6 +20,7 @@ import numpy as np
 from adgrade.backends import get_backend
 from adgrade.checks.base import Check, Request
 from adgrade.compare import Comparison, compare
+from adgrade.conventions import RAN, RIGHT, SHAPES_RIGHT, Detection, apply_to_args, apply_to_paths, detect
 from adgrade.diagnose import likely_cause_across_points, matches
 from adgrade.feedback import explain_error, show_args
 from adgrade.results import CheckResult
@@ -27,6 +28,10 @@ from adgrade.runner import protocol
 
 #: what the expected side of each kind is: the transform applied to `function`
 EXPECTED_TRANSFORM = {"gradient": "grad", "jacobian": "jacrev", "hessian": "hessian", "derivative": "derivative"}
+#: kinds whose answer is a number computed by the student's code, where the precision it ran in matters
+PATH_KINDS = ("value", "gradient", "jacobian", "hessian", "derivative", "autodiff")
+#: the child's probe that reports the float dtypes the student's computation ran in (plain strings)
+PATH_PROBE = "adgrade.precision:probe_path_dtypes"
 KIND_WORDS = {"gradient": "the gradient", "jacobian": "the Jacobian", "hessian": "the Hessian",
               "derivative": "the derivative", "value": "the expected value", "autodiff": "the reference"}
 
@@ -43,7 +48,7 @@ def to_numpy_tree(backend: Any, value: Any) -> Any:
 
 
 class CallCheck(Check):
-    options: ClassVar[tuple[str, ...]] = ("expected_backend",)
+    options: ClassVar[tuple[str, ...]] = ("expected_backend", "static")
     checks_calls = True
 
     @classmethod
@@ -99,6 +104,51 @@ class CallCheck(Check):
             return f"{self.spec.transform} of {self.subject} matches{points}"
         return f"{self.subject} matches {KIND_WORDS.get(self.kind, 'the reference')}{points}"
 
+    # -- conventions the task left open (conventions.py) ------------------------------------
+    @property
+    def layout(self):
+        """The problem's layout this check is graded in (W as (C, n) or (n, C)), or None."""
+        name = self.spec.conventions.layout
+        return next((lay for lay in self.problem.layouts if lay.name == name), None) if name else None
+
+    @property
+    def n_choices(self) -> int:
+        layout = self.layout
+        return len(layout.choices) if layout is not None else 1
+
+    def choice_inputs(self, choice: int) -> list[tuple]:
+        """The inputs with the layout's arguments in `choice`'s layout (choice 0: the task's own)."""
+        if choice == 0:
+            return self.inputs()
+        transform = self.layout.choices[choice].transform
+        return [self._in_layout(args, transform) for args in self.inputs()]
+
+    def _in_layout(self, args: tuple, transform: str) -> tuple:
+        """`args` with the layout's arguments moved by `transform` (positions as the input generator gives
+        them: a test function handed first (`test_functions`) does not count)."""
+        from adgrade.sent_code import TestFunctionRef
+
+        offset = 1 if args and isinstance(args[0], TestFunctionRef) else 0
+        return apply_to_args(tuple(args), tuple(i + offset for i in self.spec.conventions.args), transform)
+
+    def choice_expected(self, choice: int) -> list:
+        self.prepare()
+        if choice == 0:
+            return self._expected
+        transform = self.layout.choices[choice].transform
+        return [apply_to_paths(e, self.spec.conventions.answer, transform) for e in self._expected]
+
+    def wants_path_precision(self) -> bool:
+        """Ask the student's process what precision the computation ran in: only where it can change the
+        verdict (float64 not required, no tolerance fixed by the problem set, a framework that can tell)."""
+        return (self.kind in PATH_KINDS and self.spec.dtype != "float64" and not self.spec.judge
+                and not (self.spec.rtol is not None and self.spec.atol is not None)
+                and self.backend_name in ("jax", "torch"))
+
+    @staticmethod
+    def _suffix(choice: int) -> str:
+        return "" if choice == 0 else f"~{choice}"
+
     # -- asking ---------------------------------------------------------------------------
     def requests(self) -> list[Request]:
         base: dict[str, Any] = {
@@ -109,10 +159,16 @@ class CallCheck(Check):
         if self.kind == "autodiff":
             base.update(transform=self.spec.transform, order=self.spec.order,
                         argnums=list(self.spec.argnums) if isinstance(self.spec.argnums, tuple) else self.spec.argnums)
-        return [
-            Request(f"{self.key}/{i}", "call", {**base, **self.call_params(args)}, self.time_limit)
-            for i, args in enumerate(self.inputs())
-        ]
+        out = []
+        for choice in range(self.n_choices):
+            suffix = self._suffix(choice)
+            inputs = self.choice_inputs(choice)
+            out += [Request(f"{self.key}/{i}{suffix}", "call", {**base, **self.call_params(args)}, self.time_limit)
+                    for i, args in enumerate(inputs)]
+            if inputs and self.wants_path_precision():
+                out.append(Request(f"{self.key}/path{suffix}", PATH_PROBE, {**base, **self.call_params(inputs[0])},
+                                   self.time_limit))
+        return out
 
     # -- the expected side ------------------------------------------------------------------
     def expected_transform(self) -> str | None:
@@ -167,36 +223,87 @@ class CallCheck(Check):
                 self._expected = [self.expected_value(args) for args in self.inputs()]
 
     # -- judging ------------------------------------------------------------------------------
-    def precheck(self, answers: list) -> CheckResult | None:
+    def precheck(self, answers: list, inputs: list | None = None) -> CheckResult | None:
         """A verdict before any comparison: the process failed, or the calls broke the question's rules."""
         self.prepare()
-        problem = self.process_failure(answers)
+        problem = self.process_failure(answers, inputs)
         if problem is not None:
             return problem
         forbidden = self.forbidden_calls(answers)
         return self.result("failed", forbidden) if forbidden else None
 
     def judge(self, answers: list) -> CheckResult:
-        inputs = self.inputs()
-        early = self.precheck(answers)
+        self.prepare()
+        by_id = {r.id: a for r, a in zip(self.requests(), answers)}
+        n = len(self.inputs())
+        groups = []
+        for choice in range(self.n_choices):
+            suffix = self._suffix(choice)
+            calls = [by_id.get(f"{self.key}/{i}{suffix}") for i in range(n)]
+            if any(a is None for a in calls):  # answers given by position only (older callers): the first n
+                calls = list(answers[:n]) if choice == 0 else calls
+            groups.append((calls, by_id.get(f"{self.key}/path{suffix}")))
+        if self.layout is None:
+            return self.judge_choice(0, *groups[0])
+        return self._judge_layout(groups)
+
+    def judge_choice(self, choice: int, answers: list, path_answer: Any = None) -> CheckResult:
+        """The verdict on one layout choice's calls (the only one where the task left no layout open)."""
+        inputs = self.choice_inputs(choice)
+        self._choice = choice
+        early = self.precheck(answers, inputs)
         if early is not None:
             return early
+        self._path_precision = path_precision(path_answer)
+        self._notes: list[str] = []
         failures: list[tuple[tuple, Any, Any, Comparison | str]] = []
         actuals, expecteds = [], []
-        for args, answer, expected in zip(inputs, answers, self._expected):
+        for args, answer, expected in zip(inputs, answers, self.choice_expected(choice)):
             verdict = self.compare_one(answer.value, expected, args)
             if verdict is not None:
                 failures.append((args, answer.value, expected, verdict))
             actuals.append(answer.value)
             expecteds.append(expected)
+        notes = list(dict.fromkeys(self._notes))
+        extra = {"notes": notes} if notes else {}
         if not failures:
-            return self.result("passed", **details_seconds(answers))
+            return self.result("passed", **details_seconds(answers), **extra)
         return self.result("failed", self.failure_message(failures, actuals, expecteds, inputs),
-                           **self.failure_details(failures))
+                           **self.failure_details(failures), **extra)
 
-    def process_failure(self, answers: list) -> CheckResult | None:
+    def _judge_layout(self, groups: list) -> CheckResult:
+        """Grade the layout the student chose: the question's, once a check has shown it; else this check's best."""
+        layout = self.layout
+        results = [self.judge_choice(c, calls, path) for c, (calls, path) in enumerate(groups)]
+        ranks = [_rank(result, calls) for result, (calls, _) in zip(results, groups)]
+        key = ("layout", layout.name)
+        decided = self.question.get(key)
+        if decided is None:
+            choice, rank = detect(ranks)
+            if rank >= RAN:
+                decided = Detection(choice, self.subject, rank)
+                self.question[key] = decided
+        choice = decided.choice if decided is not None else 0
+        result = results[choice]
+        label = layout.choices[choice].label
+        result.details["layout"] = f"{layout.what}: {label}"
+        if choice != 0 and decided is not None and decided.by == self.subject:
+            note = (f"{self.subject} takes {layout.what} as {label}, where the task writes "
+                    f"{layout.choices[0].label}. The task left this open, so all of {self.problem.id} is graded "
+                    f"with {layout.what} stored your way (every check that takes or returns {layout.what})")
+            result.details.setdefault("notes", []).insert(0, note)
+        if result.status in ("failed", "error") and decided is not None and decided.by != self.subject:
+            better = [c for c, r in enumerate(results) if r.status == "passed"]
+            if better:
+                other = layout.choices[better[0]].label
+                result.message += (f"\nWith {layout.what} as {other} it would be right, but {decided.by} takes "
+                                   f"{layout.what} as {label}: keep one layout of {layout.what} throughout the "
+                                   f"question.")
+        return result
+
+    def process_failure(self, answers: list, inputs: list | None = None) -> CheckResult | None:
         """Missing entry, exception, timeout, crash: a result before any comparison."""
-        for args, answer in zip(self.inputs(), answers):
+        for args, answer in zip(inputs if inputs is not None else self.inputs(), answers):
             if answer.status == "ok":
                 continue
             if answer.status == "missing":
@@ -244,11 +351,25 @@ class CallCheck(Check):
 
     def compare_one(self, actual: Any, expected: Any, args: tuple) -> Comparison | str | None:
         if self.spec.judge:
+            static = self.spec.options.get("static")
+            if static:
+                # facts read from the student's source (an undefined name, an update that changes nothing)
+                # beside what the call showed: the judge words both
+                from adgrade.source_facts import function_facts
+
+                facts = function_facts(self.sources, str(static))
+                actual = {**actual, "static": facts} if isinstance(actual, dict) else {"value": actual,
+                                                                                        "static": facts}
             verdict = self.fn(self.spec.judge)(actual, expected, args)
             return verdict or None
+        conventions = self.spec.conventions
         cmp = compare(actual, expected, rtol=self.spec.rtol, atol=self.spec.atol,
                       require_float64=self.spec.dtype == "float64", dims=dims_of(args),
-                      name=self.answer_label)
+                      name=self.answer_label, vectors=conventions.vectors, items=conventions.items,
+                      path_precision=getattr(self, "_path_precision", None))
+        notes = getattr(self, "_notes", None)
+        if notes is not None:
+            notes.extend(cmp.notes)
         return None if cmp.ok else cmp
 
     def failure_message(self, failures, actuals, expecteds, inputs) -> str:
@@ -258,6 +379,10 @@ class CallCheck(Check):
             return verdict if n == 1 else f"{verdict} (at {show_args(args)}; wrong at {k} of {n} inputs)"
         where = "at every point" if k == n and n > 1 else (f"at {k} of {n} points" if n > 1 else "")
         head = f"{self.answer_label} is wrong" + (f" {where}" if where else "") + "."
+        if all(isinstance(f[3], Comparison) and f[3].values_right for f in failures):
+            # the numbers are right: the message says exactly that, and nothing about being wrong
+            points = f" (at {'all ' if k == n else ''}{k} of {n} points)" if n > 1 else ""
+            head = f"{self.answer_label} has the right values, but not the shape the task asks for{points}."
         lines = [head, f"At {show_args(args)}: {verdict.message}"]
         mistake = self.known_mistake(failures)
         if mistake:
@@ -272,11 +397,19 @@ class CallCheck(Check):
         return "\n".join(lines)
 
     def known_mistake(self, failures) -> str:
+        transform = "none"
+        choice = getattr(self, "_choice", 0)
+        if choice and self.layout is not None:
+            transform = self.layout.choices[choice].transform
         for mistake in self.spec.mistakes:
             fn = self.fn(mistake.function)
             try:
-                if all(matches(actual, to_numpy_tree(get_backend("numpy"),
-                                                     fn(np, *self.with_functions(args, get_backend("numpy")))))
+                # the mistake functions are written in the task's layout; layout transforms are their own inverse
+                if all(matches(actual, apply_to_paths(
+                        to_numpy_tree(get_backend("numpy"),
+                                      fn(np, *self.with_functions(self._in_layout(args, transform),
+                                                                  get_backend("numpy")))),
+                        self.spec.conventions.answer, transform))
                        for args, actual, _, _ in failures):
                     return mistake.message
             except Exception:
@@ -330,6 +463,31 @@ class CallCheck(Check):
             if not cmp.ok:
                 problems.append(f"{label}: example {example['args']} should give {want}: {cmp.message}")
         return problems
+
+
+def _rank(result: CheckResult, calls: list) -> int:
+    """How well one layout choice's calls went (conventions.RAN < SHAPES_RIGHT < RIGHT; 0: they raised)."""
+    if result.status == "passed":
+        return RIGHT
+    if not all(a is not None and a.status == "ok" for a in calls):
+        return 0
+    if result.details.get("failure") in ("value", "nonfinite", "dtype"):
+        return SHAPES_RIGHT
+    return RAN
+
+
+def path_precision(answer: Any) -> str | None:
+    """The least precise float dtype the student's computation ran in, from the child's plain report:
+    "float16", "float32" or None (float64 throughout, or nothing known). A wrong report can only loosen
+    the tolerance to float32's, and no wrong formula hides inside float32 rounding."""
+    if answer is None or getattr(answer, "status", "") != "ok" or not isinstance(answer.value, list):
+        return None
+    names = {v for v in answer.value if isinstance(v, str)}
+    if names & {"float16", "bfloat16"}:
+        return "float16"
+    if "float32" in names:
+        return "float32"
+    return None
 
 
 def dims_of(args: tuple) -> dict[str, int]:

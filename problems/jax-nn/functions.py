@@ -520,35 +520,50 @@ def judge_q1d_grad(answer, expected, args):
 
 
 def inputs_sgd_update(rng):
-    """Params for (64, 1) inputs and 3 classes, X (64, 1), y (3, 1)."""
+    """The network's params for (64, 1) inputs and 3 classes, the soft-max regression's [W (3, 64), b (3, 1)]
+    (the starter's sgd_update sits in that model's cell and uses its grad_fun), X (64, 1), y (3, 1)."""
     t = np.zeros((N_CLASSES, 1))
     t[0, 0] = 1.0
-    return [(_params(rng, N_IN, 8, N_CLASSES), rng.normal(0.0, 1.0, size=(N_IN, 1)), t)]
+    softmax_params = [rng.normal(0.0, 0.2, size=(N_CLASSES, N_IN)), rng.normal(0.0, 0.5, size=(N_CLASSES, 1))]
+    return [(_params(rng, N_IN, 8, N_CLASSES), softmax_params, rng.normal(0.0, 1.0, size=(N_IN, 1)), t)]
 
 
-def wrap_sgd_update(xp, sub, params, X, y):
-    """Call sgd_update(params, X, y) and report whether the parameters changed
-    (in the list passed in, or in what it returned)."""
+def wrap_sgd_update(xp, sub, params, softmax_params, X, y):
+    """Call sgd_update(params, X, y) and report whether the parameters changed (in the list passed in,
+    or in what it returned). First with the network's parameters; if that raises anything but a
+    NameError (a grad_fun of the soft-max regression model, as in the starter), with that model's."""
     sgd_update = sub.sgd_update  # not defined: the (optional) check is skipped
-    before = list(params)
-    try:
-        out = sgd_update(params, X, y)
-    except Exception as exc:  # noqa: BLE001 - reported to the student by the judge
-        return {"error": f"{type(exc).__name__}: {exc}"[:500], "type": type(exc).__name__}
-    new = params
-    if isinstance(out, (list, tuple)) and len(out) == len(before):
-        new = out
-    elif isinstance(out, (list, tuple)) and len(out) >= 1 and isinstance(out[0], (list, tuple)) \
-            and len(out[0]) == len(before):
-        new = out[0]  # (params, loss) and the like
-    changed = False
-    try:
-        for a, b in zip(new, before):
-            if a is not b and float(xp.sum(xp.abs(a - b))) > 0:
-                changed = True
-    except Exception as exc:  # noqa: BLE001
-        return {"error": f"{type(exc).__name__}: {exc}"[:500], "type": type(exc).__name__}
-    return {"changed": changed, "returned": type(out).__name__}
+
+    def attempt(ps):
+        before = list(ps)
+        try:
+            out = sgd_update(ps, X, y)
+        except Exception as exc:  # noqa: BLE001 - reported to the student by the judge
+            return {"error": f"{type(exc).__name__}: {exc}"[:500], "type": type(exc).__name__}
+        new = ps
+        if isinstance(out, (list, tuple)) and len(out) == len(before):
+            new = out
+        elif isinstance(out, (list, tuple)) and len(out) >= 1 and isinstance(out[0], (list, tuple)) \
+                and len(out[0]) == len(before):
+            new = out[0]  # (params, loss) and the like
+        changed = False
+        try:
+            for a, b in zip(new, before):
+                if a is not b and float(xp.sum(xp.abs(a - b))) > 0:
+                    changed = True
+        except Exception as exc:  # noqa: BLE001
+            return {"error": f"{type(exc).__name__}: {exc}"[:500], "type": type(exc).__name__}
+        return {"changed": changed, "returned": type(out).__name__}
+
+    result = attempt(list(params))
+    result["model"] = "network"
+    if "error" in result and result.get("type") != "NameError":
+        other = attempt(list(softmax_params))
+        if "error" not in other or other.get("type") == "NameError":
+            other["model"] = "soft-max regression"
+            other["network_error"] = result["error"]
+            result = other
+    return result
 
 
 SGD_NO_CHANGE = (
@@ -557,17 +572,59 @@ SGD_NO_CHANGE = (
     "`return [p - lr * g for p, g in zip(params, grads)]`, and use them: params = sgd_update(params, X, y)."
 )
 
+_SGD_RETURN_NEW = ("Return the new parameters, e.g. `return [p - lr * g for p, g in zip(params, grads)]`, "
+                   "and use them: params = sgd_update(params, X, y).")
+
+
+def _sgd_static_problems(facts, runtime):
+    """Messages from sgd_update's source (read without running it), given what the call showed."""
+    out = []
+    if not facts:
+        return out
+    cell = facts.get("cell") or ""
+    where = cell or "your code"
+
+    def at(line):
+        return f"{cell}, line {line}" if cell.startswith("cell") else f"line {line}"
+
+    for name in facts.get("undefined") or []:
+        text = (f"sgd_update uses `{name}`, which is defined nowhere in your code ({where}): "
+                f"calling it stops with NameError: name '{name}' is not defined.")
+        if name == "gradients":
+            text += (" The starter code computes the gradient under one name (`gradient = grad_fun(...)`) and "
+                     "loops over `gradients`: use the same name in both places.")
+        out.append(text)
+    if runtime.get("changed"):
+        return out  # the call did update the parameters: an augmented assignment there is harmless
+    for update in facts.get("loop_updates") or []:
+        out.append(f"sgd_update does not change the parameters: `{update['code']}` ({at(update['line'])}) rebinds "
+                   f"the loop variable `{update['name']}` of `{update['loop']}` to a new array (JAX arrays are "
+                   f"immutable), and the caller's list of parameters keeps the old ones. " + _SGD_RETURN_NEW)
+    return out
+
 
 def judge_sgd_update(answer, expected, args):
     if not isinstance(answer, dict):
         return None
+    facts = answer.get("static")
+    problems = _sgd_static_problems(facts, answer)
+    model = answer.get("model", "network")
+    called = ("sgd_update(params, X, y)" if model == "network"
+              else "sgd_update(params, X, y) with the soft-max regression's params [W, b] (its grad_fun is that "
+                   "model's)")
     if "error" in answer:
-        text = f"sgd_update(params, X, y) raised {_err(answer['error'])}."
-        if answer.get("type") == "NameError" and "gradients" in answer["error"]:
-            text += (" The starter code computes the gradient under one name and loops over `gradients`, "
-                     "which is never defined: use the same name in both places. Also, as written, "
-                     + SGD_NO_CHANGE)
-        return text
-    if not answer.get("changed"):
-        return SGD_NO_CHANGE
-    return None
+        name_error = answer.get("type") == "NameError"
+        covered = name_error and any(f"`{n}`" in answer["error"] or f"'{n}'" in answer["error"]
+                                     for n in (facts or {}).get("undefined") or [])
+        if not covered:
+            text = f"{called} raised {_err(answer['error'])}."
+            if name_error and "gradients" in answer["error"]:
+                text += (" The starter code computes the gradient under one name and loops over `gradients`, "
+                         "which is never defined: use the same name in both places.")
+            problems.insert(0, text)
+        if facts is None and name_error and "gradients" in answer["error"]:
+            # the source could not be read: the starter's second bug goes with its first
+            problems.append("Also, as written, " + SGD_NO_CHANGE)
+    elif not answer.get("changed") and not (facts or {}).get("loop_updates"):
+        problems.append(SGD_NO_CHANGE)
+    return " ".join(problems) or None
