@@ -92,7 +92,10 @@ def esc(value: Any) -> str:
     printed to a CI log (`check --format html` without -o) no student text in it can form a GitHub
     Actions workflow command (`::command::` at a line's start, `##[command]` anywhere).
     """
-    return _BAD_CHARS.sub("\ufffd", str(value)).translate(_ESCAPES)  # one pass: nothing escaped twice
+    from adgrade.report.escape import neutralise_controls
+
+    # control characters (C1 and bidirectional ones included) shown as escapes; one pass: nothing escaped twice
+    return _BAD_CHARS.sub("\ufffd", neutralise_controls(str(value))).translate(_ESCAPES)
 
 
 def anchor(prefix: str, name: str) -> str:

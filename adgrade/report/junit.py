@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from adgrade.report.escape import neutralise_xml
+from adgrade.report.escape import neutralise_controls, neutralise_xml
 from adgrade.results import Report
 
 # characters XML 1.0 cannot hold (a student's output may print anything)
@@ -20,7 +20,8 @@ _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def _clean(text: str) -> str:
-    return _INVALID.sub("\ufffd", text or "")
+    # control characters (C1 and bidirectional ones included) shown as escapes, for whoever prints the file
+    return _INVALID.sub("\ufffd", neutralise_controls(text or ""))
 
 
 def _properties(parent: ET.Element, **values) -> None:
