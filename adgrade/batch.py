@@ -43,7 +43,9 @@ JUNK_PARTS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git", ".DS_Stor
 
 # Caps on what a .zip may unpack to (a zip bomb, or a student's 2 GB data set, stops here).
 MAX_ZIP_MEMBERS = 20_000
-MAX_MEMBER_BYTES = MAX_SUBMISSION_BYTES  # no larger file can be graded (cells.read_submission's limit)
+# above the submission limit, so that a student's oversized notebook in a zip is still found and
+# gets the message `check` gives (cells.too_large_message), not "no file was handed in"
+MAX_MEMBER_BYTES = 4 * MAX_SUBMISSION_BYTES
 MAX_TOTAL_BYTES = 2 * 2**30
 
 SANDBOX_MODES = ("auto", "bwrap", "none")

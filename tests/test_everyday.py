@@ -340,3 +340,20 @@ def test_common_failures_count_students_and_keep_whole_words():
     message = failure["message"]
     assert message.endswith("…") and len(message) <= MESSAGE_CHARS + 1
     assert long.startswith(message[:-1]) and long[len(message) - 1] == " "  # cut at a space, not mid-word
+
+
+def test_an_oversized_notebook_in_a_zip_gets_the_same_message(tmp_path):
+    import zipfile
+
+    from adgrade.batch import discover
+
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("smith_1_2_hw.ipynb", "w", force_zip64=True) as member:
+            block = b" " * 2**20
+            for _ in range(MAX_SUBMISSION_BYTES // 2**20 + 1):  # zeros compress: a few hundred kB on disk
+                member.write(block)
+    found = discover([str(archive)], tmp_path / "out")
+    (sub,) = found.submissions
+    assert f"over the {MAX_SUBMISSION_BYTES // 2**20} MB a submission may have" in sub.error
+    assert "Clear Outputs" in sub.error
