@@ -249,6 +249,22 @@ def submission_in_repo(repo: Path, submission: str | None, assignment: str) -> t
     return rel.as_posix(), None if given.exists() else f"{given} does not exist (yet)"
 
 
+def ignored_by_git(repo: Path, path: Path) -> bool:
+    """Whether git would leave PATH out of a commit of REPO (a .gitignore with *.whl, say); False
+    where REPO is no git work tree or git is missing."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("git"):
+        return False
+    try:
+        proc = subprocess.run(["git", "-C", str(repo), "check-ignore", "-q", "--no-index", str(path.resolve())],
+                              capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0  # 1: not ignored; 128: not a repository
+
+
 def write_workflow(repo: Path, settings: WorkflowSettings, force: bool = False) -> list[Path]:
     """Write the workflow and, unless settings.install names another source, the wheel of the
     running adgrade it installs. Returns what was written."""

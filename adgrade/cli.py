@@ -567,6 +567,11 @@ def ci_init_cmd(repo: Path, assignment: str | None, submission: str | None, inst
     if wheel:
         _stderr(f"Wrote {wheel[0]} (sha256 {settings.wheel_sha256}): the adgrade {__version__} running here, which "
                 "the workflow installs; commit it with the workflow.")
+        from adgrade.ci import ignored_by_git
+
+        if ignored_by_git(repo, wheel[0]):
+            _stderr(f"warning: git ignores {wheel[0]} (a .gitignore rule): without it every CI run fails; "
+                    f"commit it with `git add -f {wheel[0]}`")
     _stderr("Try its grading step here:")
     cd = "" if repo.resolve() == Path.cwd().resolve() else f"cd {repo} && "
     _stderr(f"  {cd}adgrade check {graded} -a problems/{name}")

@@ -212,6 +212,17 @@ def test_ci_init_has_a_did_you_mean_too(tmp_path):
     assert proc.returncode == 2 and "did you mean -a toy?" in proc.stderr
 
 
+def test_ci_init_warns_when_git_would_leave_the_wheel_out(tmp_path):
+    repo = tmp_path / "repo"
+    assert run_cli("export-student", TOY, str(repo)).returncode == 0
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    proc = run_cli("ci", "init", str(repo))
+    assert proc.returncode == 0 and "git ignores" not in proc.stderr
+    (repo / ".gitignore").write_text("*.whl\n")
+    proc = run_cli("ci", "init", str(repo), "--force")
+    assert proc.returncode == 0 and "warning: git ignores" in proc.stderr and "git add -f" in proc.stderr
+
+
 def test_no_did_you_mean_for_nothing_close():
     with pytest.raises(SpecError) as info:
         resolve_assignment("quantum-chemistry")
