@@ -285,7 +285,10 @@ def pick_submission(files: list[Path], entries: set[str]) -> tuple[Path, str]:
         # never parse a file over the size a submission may have: it is not graded anyway
         if not entries or _size(path) > MAX_SUBMISSION_BYTES:
             return 0.0
-        return len(defined_names(path) & entries) / len(entries)
+        try:
+            return len(defined_names(path) & entries) / len(entries)
+        except Exception:  # a candidate that cannot be read is no one's choice, and never crashes the batch
+            return 0.0
 
     scored = [(match(f), _size(f), f) for f in files]
     scored.sort(key=lambda t: (-t[0], -t[1], len(t[2].parts), str(t[2])))

@@ -152,16 +152,23 @@ def read_submission(path: str | Path) -> list[Cell]:
         raise SubmissionError(
             f"{path}: cannot read the file ({exc.strerror or exc}). Check that it is readable."
         ) from exc
-    text = _decode_py(data, path) if suffix == ".py" else _decode(data, "utf-8-sig", path, "")
     try:
+        text = _decode_py(data, path) if suffix == ".py" else _decode(data, "utf-8-sig", path, "")
         if suffix == ".py":
             return _read_py(text)
         return _read_notebook(text, path)
+    except SubmissionError:
+        raise
     except (MemoryError, RecursionError) as exc:
         # bounded above; this is the backstop, so that no file ever crashes the grader
         raise SubmissionError(
             f"{path}: cannot be read: it is nested too deeply or too large to process "
             f"({type(exc).__name__}). Submit the file the assignment asks for."
+        ) from None
+    except Exception as exc:  # whatever else a hostile file finds: its student's problem, never the batch's
+        raise SubmissionError(
+            f"{path}: cannot be read ({type(exc).__name__}: {str(exc)[:200]}). Save it again as a plain "
+            "UTF-8 .py file or a notebook from Jupyter, and submit it again."
         ) from None
 
 
@@ -183,7 +190,14 @@ def _decode_py(data: bytes, path: Path) -> str:
 def _decode(data: bytes, encoding: str, path: Path, declared: str) -> str:
     try:
         return data.decode(encoding)
-    except UnicodeDecodeError as exc:
+    except (LookupError, UnicodeError) as exc:
+        if not isinstance(exc, UnicodeDecodeError):
+            # a coding line naming a codec that is not a text encoding (rot13, zlib_codec, punycode...)
+            raise SubmissionError(
+                f"{path}: Python cannot read this file as {declared or encoding} ({exc}). Fix the "
+                "`# -*- coding: ... -*-` line on line 1 or 2 (or delete it and save the file as UTF-8), "
+                "then submit it again."
+            ) from None
         line = data[: exc.start].count(b"\n") + 1
         if declared:
             raise SubmissionError(

@@ -582,3 +582,16 @@ def test_a_class_of_honest_and_hostile_students_ends_with_a_complete_gradebook(t
     assert "for all of them together" in json.dumps(hog)
     for report in (out / "reports").glob("*.json"):
         assert report.stat().st_size < 2**20, report
+
+
+@pytest.mark.parametrize("codec", ["rot13", "zlib_codec", "punycode", "undefined"])
+def test_a_coding_line_naming_no_text_encoding_is_the_students_problem(tmp_path, codec):
+    from adgrade.batch import pick_submission
+
+    hostile = tmp_path / "z.py"
+    hostile.write_text(f"# -*- coding: {codec} -*-\nx = 1\n")
+    with pytest.raises(SubmissionError, match="coding"):
+        read_submission(hostile)
+    honest = tmp_path / "hw.py"
+    honest.write_text(GOOD)
+    assert pick_submission([hostile, honest], {"square"})[0] == honest
