@@ -440,7 +440,9 @@ def remove_leftovers(folder: str | None = None) -> list[str]:
     """Remove the folders of adgrade processes that are gone (killed with SIGKILL, so no clean-up ran):
     only ours (same user), only those whose maker (pid and start time, from the name) no longer runs."""
     folder = folder or tempfile.gettempdir()
-    removed = []
+    removed: list[str] = []
+    if not _start_time(os.getpid()):
+        return removed  # no /proc (not Linux): no way to tell a living maker from a dead one
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -458,7 +460,7 @@ def remove_leftovers(folder: str | None = None) -> list[str]:
         except OSError:
             continue
         pid, started = int(parts[2]), parts[3]
-        if _start_time(pid) == started:
+        if started == "0" or _start_time(pid) == started:  # "0": its maker could not tell its own start
             continue  # its maker still runs
         shutil.rmtree(entry.path, ignore_errors=True)
         if not os.path.exists(entry.path):
