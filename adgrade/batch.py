@@ -39,7 +39,11 @@ from adgrade.results import CheckResult, ProblemResult, Report
 
 GRADABLE = (".py", ".ipynb")
 #: names never taken for a student's work
-JUNK_PARTS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git", ".DS_Store"}
+JUNK_PARTS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git", ".DS_Store", "site-packages",
+              "node_modules", "__pypackages__"}
+#: at most this many of one student's candidate files are read to choose between them (a project handed in
+#: with its libraries has thousands); the rest are taken for the largest-file rule only
+MAX_CANDIDATES_READ = 100
 
 # Caps on what a .zip may unpack to (a zip bomb, or a student's 2 GB data set, stops here).
 MAX_ZIP_MEMBERS = 20_000
@@ -187,6 +191,8 @@ def discover(sources: Iterable[str | Path], workdir: Path, entries: set[str] | N
                 add(student_id(name, is_dir=True), child, [], [], [link(child, child.name)])
             elif child.is_dir():
                 student_folder(student_id(child.name, is_dir=True), child, child)
+            elif _gradable(child) and not child.is_file():  # a pipe named hw.py would hang whoever reads it
+                add(student_id(child.name), child, [], [], [f"{child.name}: not a plain file: not graded"])
             elif _gradable(child):
                 add(student_id(child.name), child, [child], [])
             elif child.suffix.lower() == ".zip" and lms_student(child.name):  # one student's upload, zipped
@@ -281,9 +287,12 @@ def pick_submission(files: list[Path], entries: set[str]) -> tuple[Path, str]:
         return files[0], ""
     from adgrade.engine import defined_names
 
+    readable = set(sorted(files, key=lambda f: (len(f.parts), str(f)))[:MAX_CANDIDATES_READ])
+
     def match(path: Path) -> float:
-        # never parse a file over the size a submission may have: it is not graded anyway
-        if not entries or _size(path) > MAX_SUBMISSION_BYTES:
+        # never parse a file over the size a submission may have (it is not graded anyway), nor more files
+        # than MAX_CANDIDATES_READ (the shallowest are read)
+        if not entries or _size(path) > MAX_SUBMISSION_BYTES or path not in readable:
             return 0.0
         try:
             return len(defined_names(path) & entries) / len(entries)

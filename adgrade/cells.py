@@ -144,6 +144,8 @@ def read_submission(path: str | Path) -> list[Cell]:
     if path.is_dir():
         raise SubmissionError(f"{path}: is a folder; pass the submission file itself (.py or .ipynb).")
     try:
+        if not path.is_file():  # a pipe or a device: reading it could block forever, or never end
+            raise SubmissionError(f"{path}: not a plain file; pass the submission file itself (.py or .ipynb).")
         size = path.stat().st_size
         if size > MAX_SUBMISSION_BYTES:
             raise SubmissionError(too_large_message(str(path), size))

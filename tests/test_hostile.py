@@ -595,3 +595,33 @@ def test_a_coding_line_naming_no_text_encoding_is_the_students_problem(tmp_path,
     honest = tmp_path / "hw.py"
     honest.write_text(GOOD)
     assert pick_submission([hostile, honest], {"square"})[0] == honest
+
+
+def test_a_pipe_named_like_a_submission_never_hangs_the_batch(tmp_path):
+    klass = tmp_path / "class"
+    klass.mkdir()
+    os.mkfifo(klass / "frank.py")
+    (klass / "honest1.py").write_text(GOOD)
+    found = {s.student: s for s in discover([klass], tmp_path / "work", {"square"}).submissions}
+    assert found["frank"].path is None and "not a plain file: not graded" in found["frank"].error
+    with pytest.raises(SubmissionError, match="not a plain file"):
+        read_submission(klass / "frank.py")  # `check frank.py` too
+
+
+def test_a_project_handed_in_with_its_libraries_is_chosen_from_without_reading_them_all(tmp_path, monkeypatch):
+    from adgrade import batch
+
+    monkeypatch.setattr(batch, "MAX_CANDIDATES_READ", 5)
+    student = tmp_path / "class" / "gina"
+    (student / "venv" / "lib" / "site-packages" / "numpy").mkdir(parents=True)
+    (student / "venv" / "lib" / "site-packages" / "numpy" / "core.py").write_text("def square(x): pass\n")
+    for i in range(20):
+        (student / "lib" / f"m{i:02d}").mkdir(parents=True)
+        (student / "lib" / f"m{i:02d}" / "util.py").write_text("y = 2\n" * 100)
+    (student / "hw.py").write_text(GOOD)
+    read = []
+    monkeypatch.setattr("adgrade.engine.defined_names",
+                        lambda p: (read.append(p), {"square"} if p.name == "hw.py" else set())[1])
+    (sub,) = discover([tmp_path / "class"], tmp_path / "work", {"square"}).submissions
+    assert sub.path == student / "hw.py"
+    assert len(read) == 5 and not any("site-packages" in str(p) for p in sub.candidates)
