@@ -212,8 +212,9 @@ def build_job(path: str | Path, cells: list[Cell], assignment: AssignmentSpec, t
     watch: set[str] = set()
     for problem, checks in the_plan.problems:
         for check in checks:
-            if check.backend_name not in backends:
-                backends.append(check.backend_name)
+            for name in (check.backend_name, *check.spec.backend_choices):
+                if name not in backends:
+                    backends.append(name)
             watch.update(check.spec.forbid)
             if check.spec.require:
                 from adgrade.requirements import watched_names

@@ -99,6 +99,8 @@ class CheckSpec:
     dtype: str | None = None
     judge: str | None = None
     backend: str | None = None
+    #: `backend = ["autograd", "jax"]`: the student may use any of these (backend_choice.py); backend is the first
+    backend_choices: tuple[str, ...] = ()
     backends_validate: tuple[str, ...] = ("autograd", "jax", "torch")
     mistakes: tuple[Mistake, ...] = ()
     examples: tuple[dict, ...] = ()
@@ -172,9 +174,9 @@ class AssignmentSpec:
         names = []
         for problem in self.problems:
             for check in problem.checks:
-                name = check.backend or problem.backend
-                if name not in names:
-                    names.append(name)
+                for name in (check.backend or problem.backend, *check.backend_choices):
+                    if name not in names:
+                        names.append(name)
         return names
 
 
@@ -428,7 +430,7 @@ def _parse_check(source: Path, where: str, table: Any) -> CheckSpec:
         atol=_float_or_none(f, "atol"),
         dtype=f.get("dtype", str, None, choices=("float64", "float32")),
         judge=f.get("judge", str, None),
-        backend=f.get("backend", str, None),
+        backend=f.get("backend", (str, list), None),
         backends_validate=f.strings("backends_validate") or ("autograd", "jax", "torch"),
         mistakes=tuple(mistakes),
         examples=tuple(examples),
@@ -446,6 +448,11 @@ def _parse_check(source: Path, where: str, table: Any) -> CheckSpec:
             f.fail(f"require[{k}]", str(exc))
         if spec.manual and all(alt.pattern or mode_of(alt.outer or "") for alt in alternatives):
             f.fail(f"require[{k}]", "a `manual` check forbids autodiff, so it cannot require it")
+    if isinstance(spec.backend, list):
+        if not spec.backend or not all(isinstance(b, str) for b in spec.backend) or len(set(spec.backend)) != len(spec.backend):
+            f.fail("backend", "expected a backend name, or a list of different backend names the student may choose from")
+        spec.backend_choices = tuple(spec.backend) if len(spec.backend) > 1 else ()
+        spec.backend = spec.backend[0]
     if spec.manual and spec.require_autodiff:
         f.fail("require_autodiff", "a check cannot be both `manual` and `require_autodiff`")
     if spec.entry and spec.wrapper:
@@ -582,6 +589,9 @@ def load_functions(path: Path, assignment_name: str) -> ModuleType:
 
 
 FUNCTION_FIELDS = ("wrapper", "expected", "function", "analytic", "judge")
+#: kinds whose requests go through the child's `call` probe, which picks the student's framework
+CHOOSING_KINDS = ("value", "gradient", "jacobian", "hessian", "derivative", "autodiff", "custom", "stability",
+                  "trajectory", "convergence", "convergence_rate")
 
 
 def _check_references(spec: AssignmentSpec) -> None:
@@ -628,4 +638,13 @@ def _check_references(spec: AssignmentSpec) -> None:
                 need(f"{check.where}.inputs", check.inputs)
             for k, mistake in enumerate(check.mistakes):
                 need(f"{check.where}.mistakes[{k}].function", mistake.function)
+            for name in (check.backend, *check.backend_choices):
+                if name and name not in BACKEND_NAMES_BUILTIN:
+                    from adgrade.backends import available_backends
+                    if name not in available_backends():
+                        raise SpecError(f"{source}: {check.where}.backend: unknown backend {name!r} "
+                                        f"(known: {', '.join(available_backends())})")
+            if check.backend_choices and cls.kind not in CHOOSING_KINDS:
+                raise SpecError(f"{source}: {check.where}.backend: a {check.kind!r} check runs on one backend; a "
+                                f"list (the student's choice) works for {', '.join(CHOOSING_KINDS)}")
             cls.validate_spec(check, problem, spec)

@@ -25,6 +25,8 @@ _BUILTIN = {
     "finite_difference": "adgrade.checks.finite_difference:FiniteDifferenceCheck",
     "timing": "adgrade.checks.timing:TimingCheck",
     "module": "adgrade.checks.module:ModuleCheck",
+    "autograd_function": "adgrade.checks.autograd_function:AutogradFunctionCheck",
+    "convergence_rate": "adgrade.checks.rate:ConvergenceRateCheck",
 }
 
 

@@ -44,6 +44,8 @@ class Check:
     options: ClassVar[tuple[str, ...]] = ()
     #: whether this kind judges the calls the entry made (`manual`, `forbid`, `require`)
     checks_calls: ClassVar[bool] = False
+    #: whether every test function is combined with every input (timing hands its one test function itself)
+    crosses_test_functions: ClassVar[bool] = True
 
     def __init__(self, spec: CheckSpec, problem: ProblemSpec, assignment: AssignmentSpec, index: int):
         self.spec = spec
@@ -147,7 +149,7 @@ class Check:
             else:
                 raw = [tuple(_from_toml(a) for a in args) for args in spec_inputs]
             self._inputs = [tuple(args) if isinstance(args, (list, tuple)) else (args,) for args in raw]
-            if self.spec.test_functions and not (self.frozen and "inputs" in self.frozen):
+            if self.spec.test_functions and self.crosses_test_functions and not (self.frozen and "inputs" in self.frozen):
                 # every test function with every input: entry(f, *args)
                 from adgrade.sent_code import TestFunctionRef, first_doc_line
 

@@ -152,7 +152,7 @@ class CallCheck(Check):
     # -- asking ---------------------------------------------------------------------------
     def requests(self) -> list[Request]:
         base: dict[str, Any] = {
-            "backend": self.backend_name,
+            "backend": list(self.spec.backend_choices) or self.backend_name,
             "entry": self.spec.entry,
             "wrapper": self.wrapper_payload(),
         }

@@ -142,7 +142,8 @@ class TrajectoryCheck(CallCheck):
         return out
 
     def requests(self) -> list[Request]:
-        base = {"backend": self.backend_name, "entry": self.spec.entry, "wrapper": self.wrapper_payload()}
+        base = {"backend": list(self.spec.backend_choices) or self.backend_name, "entry": self.spec.entry,
+                "wrapper": self.wrapper_payload()}
         return [Request(f"{self.key}/{i}" + (f"/k{k}" if k is not None else ""), "call",
                         {**base, **self.call_params(tuple(call_args))}, self.time_limit)
                 for i, k, call_args in self.calls()]

@@ -96,6 +96,7 @@ class TimingCheck(Check):
                                           "max_slowdown", "max_exponent")
     #: what the child measures: "cpu" (process CPU time, not inflated by a busy machine) or "wall"
     clock: ClassVar[str] = "cpu"
+    crosses_test_functions = False  # its one test function goes to both candidates, first (requests)
 
     # -- spec ---------------------------------------------------------------------------
     @classmethod
@@ -154,6 +155,8 @@ class TimingCheck(Check):
                     raise fail("backends", f"unknown backend {b!r} (known: {', '.join(available_backends())})")
         if spec.inputs is None:
             raise fail("inputs", "a timing check needs `inputs`")
+        if len(spec.test_functions) > 1:
+            raise fail("test_functions", "a timing check times its candidates on one test function; give one")
         scaling = spec.options.get("scaling")
         if scaling is not None:
             if not isinstance(scaling, list) or len(scaling) < 2:
@@ -300,6 +303,8 @@ class TimingCheck(Check):
             "deadline": 0.6 * self.time_limit,
             "clock": self.clock,
         }
+        if self.spec.test_functions:  # handed to both candidates as their first argument
+            params["test_function"] = self.wrapper_payload(self.spec.test_functions[0])
         return [Request(f"{self.key}/timing", "adgrade.checks.timing:probe_timing", params, self.time_limit)]
 
     # -- judging ---------------------------------------------------------------------------
@@ -716,7 +721,7 @@ def _failure(child: Any, exc: BaseException, label: str, point: int) -> dict:
 
 def probe_timing(child: Any, *, candidates: list[dict], points: list, budget: float = 1.5,
                  deadline: float = 30.0, target: float | None = None, min_rounds: int = 20,
-                 max_rounds: int = MAX_ROUNDS, clock: str = "cpu") -> dict:
+                 max_rounds: int = MAX_ROUNDS, clock: str = "cpu", test_function: dict | None = None) -> dict:
     """Warm up, calibrate, then time the two candidates in interleaved rounds.
 
     clock "cpu" (default) measures the CPU time of the whole process (all its threads: JAX computes
@@ -748,6 +753,11 @@ def probe_timing(child: Any, *, candidates: list[dict], points: list, budget: fl
         if cand.get("transform"):
             argnums = cand.get("argnums", 0)
             fn = be.transform(cand["transform"], fn, tuple(argnums) if isinstance(argnums, list) else argnums)
+        if test_function is not None:
+            from adgrade.sent_code import child_function
+
+            # closed over, not an argument: a compiled (jit) candidate takes only arrays
+            fn = (lambda f, g: lambda *a: g(f, *a))(child_function(test_function, be), fn)
         fns.append(fn)
         blocks.append(be.block)
         same = [i for i, other in enumerate(candidates[:len(arg_sets)]) if other["backend"] == cand["backend"]]

@@ -245,13 +245,17 @@ def load_wrapper(wrapper: dict, backend: Any) -> Callable:
 
 # -- probes: what a request can ask --------------------------------------------------
 
-def probe_call(child: Child, *, backend: str, args: Any, entry: str | None = None, wrapper: dict | None = None,
+def probe_call(child: Child, *, backend: str | list, args: Any, entry: str | None = None, wrapper: dict | None = None,
                transform: str | None = None, argnums: int | list = 0, order: int = 1, kwargs: Any = None,
                test_function: dict | None = None) -> Any:
     """Call the student's entry (or a wrapper around their entries) on converted inputs; a test function
     (sent by its source) comes first: `hvp(f, x, v)`."""
     from adgrade.backends import get_backend
 
+    if isinstance(backend, list):  # the student may use any of these: the one their entry is written in
+        from adgrade.backend_choice import choose
+
+        backend = choose(child.target(entry, None, get_backend(backend[0])), backend) if entry else backend[0]
     be = get_backend(backend)
     fn = child.target(entry, wrapper, be)
     if transform:
