@@ -49,7 +49,7 @@ def export_student(spec: AssignmentSpec, dest: Path, starter: str = "py") -> lis
             if isinstance(check, CallCheck) and not table.get("judge"):
                 check.prepare()
                 frozen[new_key] = {
-                    "inputs": [protocol.encode(list(args)) for args in check.inputs()],
+                    "inputs": [protocol.encode(list(args)) for args in check.raw_inputs()],  # test functions by name
                     "expected": [protocol.encode(e) for e in check._expected],
                 }
                 for name in EXPECTED_SIDE:

@@ -135,6 +135,14 @@ class Check:
         """Inputs and expected values stored by `adgrade export-student`, if this is a student copy."""
         return self.assignment.frozen.get(self.key)
 
+    def raw_inputs(self) -> list[tuple]:
+        """The input tuples as generated (or frozen), before test functions are put in front of them:
+        what a student copy freezes (a test function is named by the check, not frozen)."""
+        items = self.inputs()
+        if self.spec.test_functions and self.crosses_test_functions:  # (f1, a1), (f1, a2), ..., (f2, a1), ...
+            return [tuple(args[1:]) for args in items[:len(items) // len(self.spec.test_functions)]]
+        return items
+
     def inputs(self) -> list[tuple]:
         if self._inputs is None:
             spec_inputs = self.spec.inputs
@@ -149,7 +157,7 @@ class Check:
             else:
                 raw = [tuple(_from_toml(a) for a in args) for args in spec_inputs]
             self._inputs = [tuple(args) if isinstance(args, (list, tuple)) else (args,) for args in raw]
-            if self.spec.test_functions and self.crosses_test_functions and not (self.frozen and "inputs" in self.frozen):
+            if self.spec.test_functions and self.crosses_test_functions:
                 # every test function with every input: entry(f, *args)
                 from adgrade.sent_code import TestFunctionRef, first_doc_line
 
