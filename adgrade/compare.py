@@ -525,8 +525,10 @@ def _compare_values(path: str, where: str, act: np.ndarray, exp: np.ndarray, ctx
         if path_tol.rtol > tol.rtol or path_tol.atol > tol.atol:
             tol = Tolerance(max(tol.rtol, path_tol.rtol), max(tol.atol, path_tol.atol))
             precision = "float16" if ctx.path_precision == np.float16 else "float32"
-            path_note = (f"{where or ctx.name} was computed in {precision} (your code's values along the way are "
-                         f"{precision}), so it is judged at {precision} tolerance (rtol {tol.rtol:g})")
+            # one note for the whole answer, not one per leaf
+            path_note = (f"{ctx.name} was computed in {precision} (your code's values along the way are "
+                         f"{precision}), so it is judged at {precision} tolerance (rtol {tol.rtol:g}, "
+                         f"atol {tol.atol:g}) rather than float64's")
             ctx.notes.append(path_note)
     work = np.complex128 if (act.dtype.kind == "c" or exp.dtype.kind == "c") else np.float64
     a, e = act.astype(work), exp.astype(work)

@@ -354,3 +354,15 @@ def test_the_jax_nn_judge_words_the_facts(tmp_path):
     assert "TypeError" not in text  # the right model was found: the other model's error is no news
     # the call did update: the augmented assignment is not reported
     assert judge({"changed": True, "model": "network", "static": {**facts, "undefined": []}}, None, ()) is None
+
+
+def test_finite_differences_in_a_flat_shape_are_called_right_values(objectives):
+    [(_, checks)] = plan(objectives, GradeOptions(only=["t2"])).problems
+    numgrad = next(c for c in checks if c.kind == "finite_difference")
+    grad = objectives.function("fd_objective_grad")
+    answers = [Answer(r.id, "ok", value=grad(np, args[0]).reshape(-1))
+               for r, args in zip(numgrad.requests(), numgrad.inputs())]
+    result = numgrad.judge(answers)
+    assert result.status == "failed"
+    assert "returns the right values, but not in params' shape" in result.message
+    assert " is wrong" not in result.message

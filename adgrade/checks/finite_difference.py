@@ -153,7 +153,10 @@ class FiniteDifferenceCheck(CallCheck):
         what = verdict if isinstance(verdict, str) else verdict.message
         if cause and isinstance(verdict, Comparison) and verdict.cause:  # one likely cause: the more specific
             what = what.replace(f" Likely cause: {verdict.cause}.", "")
-        lines.append(f"{self.subject} is wrong for params of shape {shape}"
+        # right numbers in another shape: said as such, never "wrong" (compare's values_right)
+        head = ("returns the right values, but not in params' shape," if all(
+            isinstance(o[2], Comparison) and o[2].values_right for o in failed) else "is wrong")
+        lines.append(f"{self.subject} {head} for params of shape {shape}"
                      + (f", ε = {format_number(args[1])}" if len(args) > 1 and np.ndim(args[1]) == 0 else "")
                      + f": {what}")
         others = [_ndim_words(np.shape(o[0][0])) for o in failed[1:]]
