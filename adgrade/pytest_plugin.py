@@ -69,7 +69,7 @@ class CheckItem(pytest.Item):
         self.add_marker(pytest.mark.adgrade(problem_id, kind))
 
     def runtest(self) -> None:
-        from adgrade.report.escape import neutralise_commands
+        from adgrade.report.escape import terminal_text  # no control character, no workflow command
 
         report = _graded(self.session)
         check = _find(report, self.problem_id, self.index)
@@ -77,7 +77,7 @@ class CheckItem(pytest.Item):
             pytest.skip(f"{self.problem_id}: this check was not run")
         self.user_properties.extend([("score", f"{check.score:g}"), ("max_score", f"{check.max_score:g}"),
                                      ("status", check.status)])
-        message = neutralise_commands(check.message)
+        message = terminal_text(check.message)
         if check.status in ("failed", "error", "timeout"):
             head = "" if check.status == "failed" else f"[{check.status}] "
             raise CheckFailed(f"{head}{message}" if message or head else "failed")
@@ -174,16 +174,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if report is None:
         return
     from adgrade.report import scores
-    from adgrade.report.escape import neutralise_commands
+    from adgrade.report.escape import terminal_text  # no control character, no workflow command
 
     terminalreporter.write_sep("=", "adgrade")
     for problem in report.problems:
         points = scores.problem(problem.score, problem.max_score, problem.bonus)
         terminalreporter.write_line(f"{problem.id}: {points} {problem.status}")
     if report.error:
-        terminalreporter.write_line(neutralise_commands(f"could not grade this submission: {report.error}"))
+        terminalreporter.write_line(terminal_text(f"could not grade this submission: {report.error}"))
     for note in report.notes:
-        terminalreporter.write_line(neutralise_commands(f"note: {note}"))
+        terminalreporter.write_line(terminal_text(f"note: {note}"))
     if report.hidden_not_run:
         terminalreporter.write_line(f"{report.hidden_not_run} hidden check(s) were not run here; "
                                     "your final score may differ.")
