@@ -132,6 +132,8 @@ def describe_calls(calls: set[str], nested: set[tuple[str, str]]) -> str:
                  ": reverse mode only, never nested (differences of gradients, i.e. finite differences?)")
     elif modes == {"forward"}:
         text += ": forward mode only"
+    if any(c.rpartition(".")[2] in ("hessian", "hessian_tensor_product") for c in calls):
+        text += " (a hessian call builds the whole n×n Hessian: n times the work of one Hessian-vector product)"
     return text
 
 

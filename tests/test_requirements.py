@@ -98,6 +98,7 @@ def test_named_calls_alternatives_and_nesting():
     assert unmet(("jax.linearize", "jax.grad"), calls) == ["jax.linearize"]
     assert unmet(("forward-mode", "reverse-mode"), calls) == []
     assert unmet(("reverse-over-reverse",), calls) == ["reverse-over-reverse (a gradient of a gradient)"]
+    assert "builds the whole n×n Hessian" in requirement_message("`hvp`", ("forward-over-reverse",), ["jax.hessian"])
     message = requirement_message("`hvp`", ("jax.jvp",), [])
     assert message == "`hvp` must use jax.jvp, but while it ran it made no autodiff call at all."
     assert split_calls(calls) == ({"jax.grad", "jax.jvp"}, {("jax.jvp", "jax.grad")})
