@@ -104,3 +104,12 @@ def test_a_wrapper_check_is_named_by_the_entries_the_wrapper_uses(tmp_path):
         judge = "judge_unit_rows"
         '''))
     assert check.subject == "`softplus`"  # not "SoftplusFn, softplus"
+
+
+@pytest.mark.parametrize("kind_fields", [
+    'kind = "convergence"\nentry = "gd"\nlimit = "iterates"\ninputs = "inputs_n"\n',
+    'kind = "timing"\nentries = ["a", "b"]\ninputs = "inputs_n"\n',
+])
+def test_kinds_that_judge_by_their_own_rules_refuse_a_judge(tmp_path, kind_fields):
+    with pytest.raises(SpecError, match="takes no `judge` \\(it would be ignored\\)"):
+        problem_set(tmp_path, kind_fields + 'judge = "judge_unit_rows"\n')

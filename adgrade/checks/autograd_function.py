@@ -76,6 +76,7 @@ def probe_function(child: Any, *, entry: str, args: Any, cotangent: Any = None, 
 
 class AutogradFunctionCheck(CallCheck):
     kind = "autograd_function"
+    uses_judge = False
     options: ClassVar[tuple[str, ...]] = ("gradcheck",)
 
     @classmethod

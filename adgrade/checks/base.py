@@ -44,6 +44,8 @@ class Check:
     options: ClassVar[tuple[str, ...]] = ()
     #: whether this kind judges the calls the entry made (`manual`, `forbid`, `require`)
     checks_calls: ClassVar[bool] = False
+    #: whether this kind decides with the problem set's `judge` (elsewhere a judge is refused, never ignored)
+    uses_judge: ClassVar[bool] = False
     #: whether every test function is combined with every input (timing hands its one test function itself)
     crosses_test_functions: ClassVar[bool] = True
 
@@ -70,6 +72,10 @@ class Check:
             if key not in cls.options:
                 raise SpecError(f"{assignment.source}: {spec.where}.{key}: unknown field for kind {spec.kind!r}"
                                 + (f" (it takes: {', '.join(cls.options)})" if cls.options else ""))
+        if spec.judge and not cls.uses_judge:
+            raise SpecError(f"{assignment.source}: {spec.where}.judge: a {spec.kind!r} check judges by its own "
+                            f"rules and takes no `judge` (it would be ignored); for a judgement of your own use "
+                            f"kind 'custom' (or 'value')")
         if spec.require and not cls.checks_calls:
             raise SpecError(f"{assignment.source}: {spec.where}.require: a {spec.kind!r} check does not look at "
                             f"the calls the entry makes; put `require` on a check that calls it (value, "

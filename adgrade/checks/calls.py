@@ -50,6 +50,7 @@ def to_numpy_tree(backend: Any, value: Any) -> Any:
 class CallCheck(Check):
     options: ClassVar[tuple[str, ...]] = ("expected_backend", "static")
     checks_calls = True
+    uses_judge = True  # compare_one; kinds that judge otherwise set it back to False
 
     @classmethod
     def validate_spec(cls, spec, problem, assignment) -> None:

@@ -59,6 +59,7 @@ def _ndim_words(shape: tuple[int, ...]) -> str:
 
 class FiniteDifferenceCheck(CallCheck):
     kind = "finite_difference"
+    uses_judge = False
     options: ClassVar[tuple[str, ...]] = ("expected_backend",)
 
     @classmethod

@@ -80,20 +80,21 @@ def _step_factor_cause(actual: Any, expected: Any, start: Any, dims: dict[str, i
 
 class TrajectoryCheck(CallCheck):
     kind = "trajectory"
+    uses_judge = False
     options: ClassVar[tuple[str, ...]] = ("steps", "shift", "initial", "expected_backend")
 
     @classmethod
     def validate_spec(cls, spec, problem, assignment) -> None:
-        super(CallCheck, cls).validate_spec(spec, problem, assignment)  # unknown fields
-        if not spec.entry and not spec.wrapper:
-            raise _spec_error(assignment, spec, "entry", "a 'trajectory' check needs `entry` (the student's name) "
-                                                         "or `wrapper`")
         if spec.judge:
             # a trajectory is compared iterate by iterate; a judge would be silently ignored
             raise _spec_error(assignment, spec, "judge", "a 'trajectory' check compares the iterates with "
                                                          "`expected` step by step and takes no `judge`; to judge "
                                                          "the whole list yourself use kind 'custom', and for how "
                                                          "fast it converges kind 'convergence_rate'")
+        super(CallCheck, cls).validate_spec(spec, problem, assignment)  # unknown fields
+        if not spec.entry and not spec.wrapper:
+            raise _spec_error(assignment, spec, "entry", "a 'trajectory' check needs `entry` (the student's name) "
+                                                         "or `wrapper`")
         if not spec.expected:
             raise _spec_error(assignment, spec, "expected", "a 'trajectory' check needs `expected`: functions.py "
                                                             "(xp, *args) -> the list of iterates (with `steps`: "
@@ -484,6 +485,7 @@ METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray], float], bool, str]] 
 
 
 class ConvergenceCheck(CallCheck):
+    uses_judge = False
     kind = "convergence"
     options: ClassVar[tuple[str, ...]] = ("metric", "threshold", "limit", "converges", "diverge_factor",
                                           "step_arg", "bound_name", "expected_backend")

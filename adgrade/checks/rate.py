@@ -111,6 +111,7 @@ def advice(method: str, found: str, rate: float | None) -> str:
 
 class ConvergenceRateCheck(CallCheck):
     kind = "convergence_rate"
+    uses_judge = False
     options: ClassVar[tuple[str, ...]] = ("limit", "at_least", "method", "floor", "expected_backend")
 
     @classmethod
