@@ -29,7 +29,9 @@ def function_facts(cells: list[Any], name: str) -> dict[str, Any] | None:
      "undefined": [names the function reads as globals that no cell defines and are not builtins],
      "loop_updates": [{"name", "line", "code", "loop"}: augmented assignments (`p -= lr * g`) to a
                       for-loop's variable that is not read again afterwards in the loop],
-     "returns_value": whether any `return` gives a value}
+     "returns_value": whether any `return` gives a value,
+     "argument_rebinds": [{"name", "line", "code"}: assignments to one of its parameters (`params = ...`) in a
+                          function that returns nothing: the caller never sees the new value]}
     None when no code cell defines `name` as a function (or none parses).
     """
     found = None
@@ -58,13 +60,29 @@ def function_facts(cells: list[Any], name: str) -> dict[str, Any] | None:
         return None
     cell, node, table = found
     first_line = getattr(cell, "first_line", 1)
+    returns_value = any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(node))
     return {
         "cell": getattr(cell, "label", ""),
         "line": first_line + node.lineno - 1,
         "undefined": [] if star_import else _undefined(table, node, module_names),
         "loop_updates": _loop_updates(node, cell.source, first_line),
-        "returns_value": any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(node)),
+        "returns_value": returns_value,
+        "argument_rebinds": [] if returns_value else _argument_rebinds(node, cell.source, first_line),
     }
+
+
+def _argument_rebinds(func: ast.AST, source: str, first_line: int) -> list[dict[str, Any]]:
+    """`params = [...]` inside a function that returns nothing: a new local value the caller never sees."""
+    args = {a.arg for a in func.args.args + func.args.posonlyargs + func.args.kwonlyargs}
+    lines = source.splitlines()
+    out = []
+    for stmt in ast.walk(func):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(
+            stmt, (ast.AugAssign, ast.AnnAssign)) else []
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id in args:
+                out.append({"name": target.id, "line": first_line + stmt.lineno - 1, "code": _line(lines, stmt.lineno)})
+    return out
 
 
 def _undefined(module_table: symtable.SymbolTable, node: ast.AST, module_names: set[str]) -> list[str]:

@@ -366,3 +366,17 @@ def test_finite_differences_in_a_flat_shape_are_called_right_values(objectives):
     assert result.status == "failed"
     assert "returns the right values, but not in params' shape" in result.message
     assert " is wrong" not in result.message
+
+
+def test_a_new_params_list_never_returned_is_told(tmp_path):
+    code = ("def sgd_update(params, X, y):\n    grads = grad_fun(params, X, y)\n"
+            "    params = [p - 0.01 * g for p, g in zip(params, grads)]\n")
+    facts = function_facts(_cells(tmp_path, code), "sgd_update")
+    assert [r["name"] for r in facts["argument_rebinds"]] == ["params"] and not facts["loop_updates"]
+    judge = load_assignment(ROOT / "problems" / "jax-nn").function("judge_sgd_update")
+    text = judge({"changed": False, "model": "network", "static": facts}, None, ())
+    assert "does not change the parameters" in text and "`params = [p - 0.01 * g" in text
+    assert "return params" in text
+    # returning it is right, and says nothing
+    facts = function_facts(_cells(tmp_path, code + "    return params\n"), "sgd_update")
+    assert facts["argument_rebinds"] == []

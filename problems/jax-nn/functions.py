@@ -596,6 +596,12 @@ def _sgd_static_problems(facts, runtime):
         out.append(text)
     if runtime.get("changed"):
         return out  # the call did update the parameters: an augmented assignment there is harmless
+    for rebind in facts.get("argument_rebinds") or []:
+        if rebind["name"] == "params":
+            out.append(f"sgd_update does not change the parameters: `{rebind['code']}` ({at(rebind['line'])}) makes a "
+                       f"new list inside the function, and the caller's params stay as they were, because "
+                       f"sgd_update returns nothing. Return it (`return params`) and use it: "
+                       f"params = sgd_update(params, X, y).")
     for update in facts.get("loop_updates") or []:
         out.append(f"sgd_update does not change the parameters: `{update['code']}` ({at(update['line'])}) rebinds "
                    f"the loop variable `{update['name']}` of `{update['loop']}` to a new array (JAX arrays are "
@@ -625,6 +631,6 @@ def judge_sgd_update(answer, expected, args):
         if facts is None and name_error and "gradients" in answer["error"]:
             # the source could not be read: the starter's second bug goes with its first
             problems.append("Also, as written, " + SGD_NO_CHANGE)
-    elif not answer.get("changed") and not (facts or {}).get("loop_updates"):
+    elif not answer.get("changed") and not problems:
         problems.append(SGD_NO_CHANGE)
     return " ".join(problems) or None
