@@ -27,6 +27,7 @@ def function_facts(cells: list[Any], name: str) -> dict[str, Any] | None:
 
     {"cell": label, "line": file line of the `def`,
      "undefined": [names the function reads as globals that no cell defines and are not builtins],
+     "assigned": [the function's parameters and the names it assigns],
      "loop_updates": [{"name", "line", "code", "loop"}: augmented assignments (`p -= lr * g`) to a
                       for-loop's variable that is not read again afterwards in the loop],
      "returns_value": whether any `return` gives a value,
@@ -65,6 +66,7 @@ def function_facts(cells: list[Any], name: str) -> dict[str, Any] | None:
         "cell": getattr(cell, "label", ""),
         "line": first_line + node.lineno - 1,
         "undefined": [] if star_import else _undefined(table, node, module_names),
+        "assigned": _assigned(table, node),
         "loop_updates": _loop_updates(node, cell.source, first_line),
         "returns_value": returns_value,
         "argument_rebinds": [] if returns_value else _argument_rebinds(node, cell.source, first_line),
@@ -85,14 +87,26 @@ def _argument_rebinds(func: ast.AST, source: str, first_line: int) -> list[dict[
     return out
 
 
+def _function_table(module_table: symtable.SymbolTable, node: ast.AST) -> symtable.SymbolTable | None:
+    return next((t for t in module_table.get_children()
+                 if t.get_name() == node.name and t.get_lineno() == node.lineno), None)
+
+
+def _assigned(module_table: symtable.SymbolTable, node: ast.AST) -> list[str]:
+    """The function's own names: its parameters and what it assigns (for "did you mean")."""
+    table = _function_table(module_table, node)
+    if table is None:
+        return []
+    return sorted(s.get_name() for s in table.get_symbols() if s.is_parameter() or s.is_assigned())
+
+
 def _undefined(module_table: symtable.SymbolTable, node: ast.AST, module_names: set[str]) -> list[str]:
     """Global names the function (and functions nested in it) read that nothing defines."""
-    tables = [t for t in module_table.get_children()
-              if t.get_name() == node.name and t.get_lineno() == node.lineno]
-    if not tables:
+    table = _function_table(module_table, node)
+    if table is None:
         return []
     out: list[str] = []
-    stack = [tables[0]]
+    stack = [table]
     while stack:
         table = stack.pop()
         for sym in table.get_symbols():

@@ -351,6 +351,7 @@ def test_the_jax_nn_judge_words_the_facts(tmp_path):
     text = judge({"error": "NameError: name 'gradients' is not defined", "type": "NameError",
                   "model": "soft-max regression", "network_error": "TypeError: ...", "static": facts}, None, ())
     assert "`gradients`" in text and "param -= lr*g" in text and "does not change the parameters" in text
+    assert "It computes `gradient` and then uses `gradients`" in text
     assert "TypeError" not in text  # the right model was found: the other model's error is no news
     # the call did update: the augmented assignment is not reported
     assert judge({"changed": True, "model": "network", "static": {**facts, "undefined": []}}, None, ()) is None

@@ -15,6 +15,7 @@ Judges (`judge_*`) run in the grader, on the plain data a wrapper returned:
 
 from __future__ import annotations
 
+import difflib
 import math
 
 import numpy as np
@@ -590,9 +591,13 @@ def _sgd_static_problems(facts, runtime):
     for name in facts.get("undefined") or []:
         text = (f"sgd_update uses `{name}`, which is defined nowhere in your code ({where}): "
                 f"calling it stops with NameError: name '{name}' is not defined.")
-        if name == "gradients":
-            text += (" The starter code computes the gradient under one name (`gradient = grad_fun(...)`) and "
-                     "loops over `gradients`: use the same name in both places.")
+        close = difflib.get_close_matches(name, facts.get("assigned") or [], n=1, cutoff=0.6)
+        if close:
+            text += (f" It computes `{close[0]}` and then uses `{name}`: use the same name in both places"
+                     + (" (the starter code's own typo)." if name == "gradients" else "."))
+        elif name == "gradients":
+            text += (" The starter code computes the gradient under one name and loops over `gradients`: "
+                     "use the same name in both places.")
         out.append(text)
     if runtime.get("changed"):
         return out  # the call did update the parameters: an augmented assignment there is harmless
