@@ -625,3 +625,41 @@ def test_a_project_handed_in_with_its_libraries_is_chosen_from_without_reading_t
     (sub,) = discover([tmp_path / "class"], tmp_path / "work", {"square"}).submissions
     assert sub.path == student / "hw.py"
     assert len(read) == 5 and not any("site-packages" in str(p) for p in sub.candidates)
+
+
+DOWNLOADS = """
+import os, urllib.request
+# %% p1
+os.makedirs("/tmp/mnist_data", exist_ok=True)
+
+
+def square(x):
+    return x * x
+
+
+# %% p2
+urllib.request.urlopen("http://example.com/mnist.npz", timeout=2)
+
+
+def double(x):
+    return 2 * x
+
+
+# %% p3
+def negate(x):
+    return -x
+
+
+# %% p4
+def halve(x):
+    return x / 2
+"""
+
+
+def test_the_sandboxs_rules_are_said_in_the_students_words(tmp_path, adversarial, bwrap_factory):
+    report = grade_text(tmp_path, DOWNLOADS, adversarial, bwrap_factory)
+    p1, p2 = problem_text(report, "p1"), problem_text(report, "p2")
+    assert "Read-only file system: '/tmp/mnist_data'" in p1
+    assert "write only in its scratch folder, the current working folder" in p1, p1
+    assert "the grader has no network: download data in a cell the checks don't need, or use the data the " \
+           "assignment gives." in p2, p2
