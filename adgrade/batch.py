@@ -259,7 +259,7 @@ def discover(sources: Iterable[str | Path], workdir: Path, entries: set[str] | N
         sub = Submission(student, None, source, [str(f) for f in files])
         links = "; ".join(g["links"][:8]) + (f"; and {len(g['links']) - 8} more" if len(g["links"]) > 8 else "")
         if not files and g["links"]:
-            sub.error = f"{links}. Hand in the file itself, not a link to one."
+            sub.error = f"{links}. Hand in the file itself (a plain .py or .ipynb file), not a link to one."
         elif not files:
             listed = ", ".join(g["others"][:8]) or "nothing"
             sub.error = (f"no .py or .ipynb file was handed in (found: {listed}); submit the notebook or "
