@@ -532,7 +532,7 @@ def ci_group() -> None:
               help="Install adgrade in CI from this pinned source instead of the wheel written into REPO: "
                    '"adgrade @ git+https://github.com/ORG/adgrade@<commit>" or "adgrade @ https://.../x.whl#sha256=...".')
 @click.option("--python", "python_version", default=f"{sys.version_info.major}.{sys.version_info.minor}",
-              show_default=True, help="The Python version CI uses [default: this one's].")
+              show_default=True, help="The Python version CI uses (by default the one running here).")
 @click.option("--classroom", is_flag=True, help="Also report the score to GitHub Classroom "
                                                 "(classroom-resources/autograding-grading-reporter).")
 @click.option("--time-limit", type=float, help="Seconds for each question's cells and each check call.")
