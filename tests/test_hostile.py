@@ -663,3 +663,47 @@ def test_the_sandboxs_rules_are_said_in_the_students_words(tmp_path, adversarial
     assert "write only in its scratch folder, the current working folder" in p1, p1
     assert "the grader has no network: download data in a cell the checks don't need, or use the data the " \
            "assignment gives." in p2, p2
+
+
+LOCKS_SCRATCH = """
+import os
+# %% p1
+os.makedirs("hoard/inner")
+with open("hoard/inner/blob", "wb") as f:
+    f.write(b"x" * (10 << 20))
+os.chmod("hoard/inner", 0)
+os.chmod("hoard", 0)
+
+
+def square(x):
+    return x * x
+""" + HONEST_REST
+
+NEEDS_SCRATCH = """
+# %% p1
+with open("data.bin", "wb") as f:
+    f.write(b"x" * (10 << 20))
+
+
+def square(x):
+    return x * x
+""" + HONEST_REST
+
+
+def test_what_a_submission_leaves_in_the_scratch_tmpfs_is_gone_for_the_next(tmp_path, adversarial, monkeypatch):
+    from test_adversarial import require_bwrap
+
+    from adgrade.runner import sandbox
+
+    require_bwrap()
+    monkeypatch.setattr(sandbox, "SCRATCH_MB", 16)
+    factory = sandbox.launcher_factory("bwrap")
+    try:
+        if not factory.sandbox.scratch_is_tmpfs():
+            pytest.skip("this bubblewrap has no --size: the scratch folder is the host's")
+        first = grade_text(tmp_path, LOCKS_SCRATCH, adversarial, factory, "locks.py")
+        second = grade_text(tmp_path, NEEDS_SCRATCH, adversarial, factory, "needs.py")
+    finally:
+        factory.close()
+    assert first.score == 5
+    assert second.score == 5, [n for p in second.problems for n in p.notes]  # 10 MB more fit in 16 MB

@@ -458,12 +458,10 @@ def _become_child(request: dict, fds: list[int], uid: int | None, gid: int | Non
     if root and os.path.dirname(cwd.rstrip("/")) == root.rstrip("/"):
         # the sandbox's tmpfs: the scratch folder is made here, and what earlier submissions left goes
         # (before any student code runs; a restarted life of the same submission keeps its own folder)
-        import shutil
-
         for entry in os.listdir(root):
             path = os.path.join(root, entry)
             if path != cwd.rstrip("/"):
-                shutil.rmtree(path, ignore_errors=True)
+                _remove_tree(path)
         os.makedirs(cwd, mode=0o700, exist_ok=True)
     os.chdir(cwd)  # after the drop: the folder is the child's alone
     _prctl_dumpable(True)
@@ -479,6 +477,23 @@ def _become_child(request: dict, fds: list[int], uid: int | None, gid: int | Non
     sys.stderr.flush()
     # like child.main: no interpreter teardown (student threads, atexit hooks)
     os._exit(0)
+
+
+def _remove_tree(path: str) -> None:
+    """Remove a folder an earlier submission left, even one it made unreadable (chmod 000: same owner)."""
+    import shutil
+
+    try:
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
+    for root, dirs, _ in os.walk(path):  # top-down: each folder is made listable before it is entered
+        for name in dirs:
+            try:
+                os.chmod(os.path.join(root, name), 0o700, follow_symlinks=False)
+            except OSError:
+                pass
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _fcntl_dup(fd: int, low: int) -> int:
