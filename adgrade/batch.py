@@ -534,10 +534,12 @@ class BatchSettings:
     time_limit: float | None = None
     memory_limit_mb: int | None = None
     sandbox: str = "auto"
+    all_cells: bool = False  # run every statement, not only what the checks need
 
     def to_plain(self) -> dict[str, Any]:
         return {"assignment": self.assignment, "assignment_name": self.assignment_name, "only": self.only,
-                "time_limit": self.time_limit, "memory_limit_mb": self.memory_limit_mb, "sandbox": self.sandbox}
+                "time_limit": self.time_limit, "memory_limit_mb": self.memory_limit_mb, "sandbox": self.sandbox,
+                "all_cells": self.all_cells}
 
     def same_grading(self, other: dict[str, Any]) -> list[str]:
         """What differs from an earlier batch's settings in a way that changes grades."""
@@ -597,7 +599,8 @@ def grade_task(task: dict[str, Any]) -> dict[str, Any]:
     spec = _cached(("spec", settings["assignment"], settings["assignment_name"]), lambda: _load_spec(settings))
     factory = _cached(("launcher", settings["sandbox"]), lambda: launcher_factory(settings["sandbox"]))
     options = GradeOptions(only=settings["only"], include_hidden=True, time_limit=settings["time_limit"],
-                           memory_limit_mb=settings["memory_limit_mb"], launcher_factory=factory)
+                           memory_limit_mb=settings["memory_limit_mb"], launcher_factory=factory,
+                           slicing=not settings.get("all_cells", False))
     if task.get("content") is not None:
         with tempfile.TemporaryDirectory(prefix="adgrade-") as tmp:
             path = Path(tmp) / Path(task["filename"]).name

@@ -112,6 +112,8 @@ def list_cmd() -> None:
 @click.option("--time-limit", type=float, help="Seconds for each question's cells and each check call.")
 @click.option("--memory-limit", type=int, help="Memory limit of the submission's process, in MB.")
 @click.option("--all", "include_hidden", is_flag=True, help="Also run hidden checks (instructors).")
+@click.option("--all-cells", is_flag=True, help="Run every statement of the submission, not only what the "
+                                                "checks depend on (slower: benchmarks and demos run too).")
 @click.option("-v", "--verbose", is_flag=True, help="Show passed checks and timings too.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report here.")
 @click.option("--sandbox", type=click.Choice(SANDBOX_MODES), default="auto", show_default=True,
@@ -128,7 +130,8 @@ def list_cmd() -> None:
 def check(submission: Path, assignment: str | None, fmt: str, only: tuple[str, ...], time_limit: float | None,
           memory_limit: int | None, include_hidden: bool, verbose: bool, output: Path | None,
           sandbox: str = "auto", summary: Path | None = None, classroom_output: Path | None = None,
-          watch: bool = False, watch_max_runs: int | None = None, watch_interval: float = 0.5) -> None:
+          watch: bool = False, watch_max_runs: int | None = None, watch_interval: float = 0.5,
+          all_cells: bool = False) -> None:
     """Grade one SUBMISSION (.py or .ipynb) and explain every failure.
 
     With --watch it stays, grades again each time the file is saved and prints only what
@@ -158,7 +161,8 @@ def check(submission: Path, assignment: str | None, fmt: str, only: tuple[str, .
         _stderr(f"Grading as assignment {spec.name} ({why}); pass -a to choose another.")
     options = GradeOptions(only=list(only) or None, include_hidden=include_hidden, time_limit=time_limit,
                            memory_limit_mb=memory_limit,
-                           launcher_factory=_launcher_factory(sandbox, student_cache=True))
+                           launcher_factory=_launcher_factory(sandbox, student_cache=True),
+                           slicing=not all_cells)
 
     def grade_once():
         try:
@@ -275,10 +279,12 @@ def validate(assignments: tuple[str, ...], no_reference: bool) -> None:
 @click.option("--scheduler", metavar="ADDRESS", help="The Dask scheduler's address (implies --executor dask).")
 @click.option("--hidden-visibility", type=click.Choice(["after_published", "after_due_date", "hidden"]),
               default="after_published", show_default=True, help="Gradescope visibility of hidden checks.")
+@click.option("--all-cells", is_flag=True, help="Run every statement of the submission, not only what the "
+                                                "checks depend on (slower: benchmarks and demos run too).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 def grade(submissions: tuple[str, ...], assignment: str, out: Path, workers: int | None, resume: bool, force: bool,
           only: tuple[str, ...], time_limit: float | None, memory_limit: int | None, sandbox: str, executor: str,
-          scheduler: str | None, hidden_visibility: str, quiet: bool) -> None:
+          scheduler: str | None, hidden_visibility: str, quiet: bool, all_cells: bool = False) -> None:
     """Grade a class: SUBMISSIONS are folders (a file or a folder per student), files, globs or an LMS .zip.
 
     Every check runs, hidden ones included. Each report is written to OUT/reports/<student>.json
@@ -316,7 +322,7 @@ def grade(submissions: tuple[str, ...], assignment: str, out: Path, workers: int
         getattr(factory, "close", lambda: None)()
     settings = batch.BatchSettings(assignment=str(spec.root.resolve()), assignment_name=spec.name,
                                    only=list(only) or None, time_limit=time_limit, memory_limit_mb=memory_limit,
-                                   sandbox=sandbox)
+                                   sandbox=sandbox, all_cells=all_cells)
     existing = batch.load_reports(out)
     previous = out / "batch.json"
     if existing and not (resume or force):

@@ -7,6 +7,7 @@ judge in this process -> a `Report` (data; the CLI renders it).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -23,6 +24,7 @@ from adgrade.feedback import explain_error
 from adgrade.results import CheckResult, ProblemResult, Report
 from adgrade.runner.limits import Limits
 from adgrade.runner.parent import Answer, Job, Launcher, ProcessRunner, RunOutcome
+from adgrade.slicing import Question, SlicePlan, check_roots, full_run_reason, plan_slice, skipped_notes, statement_label
 from adgrade.spec import AssignmentSpec, ProblemSpec
 
 
@@ -37,6 +39,8 @@ class GradeOptions:
     time_limit: float | None = None  # overrides every question's limit
     memory_limit_mb: int | None = None
     launcher_factory: object = None  # callable(Limits) -> Launcher; default a plain rlimited process
+    #: run only the statements the checks depend on (adgrade/slicing.py); False: every cell, as written
+    slicing: bool = True
 
 
 @dataclass
@@ -95,7 +99,15 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
 
     def run() -> None:
         try:
-            holder["outcome"] = runner.run(job)
+            outcome = runner.run(job)
+            reason = full_run_reason(job.slice_plan, _failures(cells, job, outcome)) if job.skip_statements else None
+            if reason:
+                # the trimmed run may have failed where the student's own run would not: run everything
+                full = dataclasses.replace(job, skip_statements={})
+                outcome = runner.run(full)
+                holder["job"] = full
+                holder["note"] = f"all of your code was run, because {reason}"
+            holder["outcome"] = outcome
         except Exception as exc:  # the grader's side broke (a sandbox or fork server gone), not the student's code
             holder["error"] = f"{type(exc).__name__}: {exc}"
 
@@ -103,6 +115,11 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
     thread.start()
     prepare_errors = _prepare_expected(the_plan)
     thread.join()
+    job = holder.get("job", job)  # type: ignore[assignment]
+    if job.skip_statements:
+        report.notes.extend(_skip_notes(cells, job))
+    if holder.get("note"):
+        report.notes.append(str(holder["note"]))
     outcome = holder.get("outcome")
     if not isinstance(outcome, RunOutcome):
         report.grader_error = str(holder.get("error") or "the runner stopped")
@@ -114,6 +131,10 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
     report.output = outcome.output
     if outcome.output_bytes > 64 * 1024:
         report.notes.append(f"your code printed {outcome.output_bytes / 1024:.0f} KB; only the start and end are kept")
+    report.notes.extend(_skipped_hang_notes(cells, job, outcome))
+    if outcome.busy_retries:
+        report.notes.append(f"the grader's machine was busy: {len(outcome.busy_retries)} step(s) that ran out of "
+                            "time were run once more (time limits count the CPU time your code uses)")
     setup_failures = _cell_failures(cells, job, outcome, question=None)
     report.notes.extend(setup_failures)
     for problem, checks in the_plan.problems:
@@ -208,6 +229,7 @@ def build_job(path: str | Path, cells: list[Cell], assignment: AssignmentSpec, t
                                                               limit_of[problem.id])
     cell_limits = {c.index: (limit_of[owner[c.index]] if owner.get(c.index) else assignment.setup_time_limit * scale)
                    for c in code_cells}
+    slice_plan = _plan_slice(code_cells, owner, ends, the_plan)
     backends: list[str] = []
     watch: set[str] = set()
     for problem, checks in the_plan.problems:
@@ -231,6 +253,12 @@ def build_job(path: str | Path, cells: list[Cell], assignment: AssignmentSpec, t
         setup_time_limit=max(assignment.setup_time_limit, 30.0) * scale,
         cell_question={c.index: owner.get(c.index) for c in code_cells},
         watch=sorted(watch),
+        skip_statements={c: list(s) for c, s in slice_plan.skip.items()} if options.slicing else {},
+        skippable={c: [s.index for s in stmts if not slice_plan.is_needed(c, s.index)]
+                   for c, stmts in slice_plan.statements.items()},
+        statement_labels={c.index: {s.index: statement_label(s, c.first_line)
+                                    for s in slice_plan.statements.get(c.index, [])} for c in code_cells},
+        slice_plan=slice_plan,
     )
     return job, notes, unmarked
 
@@ -245,6 +273,44 @@ def _give_sources(cells: list[Cell], assignment: AssignmentSpec, the_plan: Plan)
         in_force = [c for c in code if end is None or c.index <= end]
         for check in checks:
             check.sources = in_force
+
+
+def _plan_slice(code_cells: list[Cell], owner: dict[int, str | None], ends: dict[str, int | None],
+                the_plan: Plan) -> SlicePlan:
+    """Which statements the planned checks need, each question from the end of its own cells."""
+    questions = []
+    for problem, checks in the_plan.problems:
+        own = {c.index for c in code_cells if owner.get(c.index) == problem.id}
+        questions.append(Question(ends.get(problem.id), check_roots(problem.entries, checks), own,
+                                  run_all=not problem.slice))
+    return plan_slice([(c.index, c.source) for c in code_cells], questions)
+
+
+def _failures(cells: list[Cell], job: Job, outcome: RunOutcome) -> list[tuple[str, dict]]:
+    """(where, error) of every cell that raised and every check call that failed, for the fallback."""
+    labels = {c.index: c.label for c in cells}
+    out: list[tuple[str, dict]] = []
+    for index, cell_outcome in sorted(outcome.cells.items()):
+        if cell_outcome.status == "error" and cell_outcome.error:
+            out.append((f"when your code at {labels.get(index, index)} ran", cell_outcome.error))
+    for rid, answer in sorted(outcome.answers.items()):
+        if answer.status in ("error", "missing") and answer.error:
+            out.append((f"when a check of {rid.split('/')[0]} called your code", answer.error))
+    return out
+
+
+def _skip_notes(cells: list[Cell], job: Job) -> list[str]:
+    plan = job.slice_plan
+    if plan is None:
+        return []
+    shown = dataclasses.replace(plan, skip=job.skip_statements)
+    return skipped_notes(shown, {c.index: c.label for c in cells}, {c.index: c.first_line for c in cells})
+
+
+def _skipped_hang_notes(cells: list[Cell], job: Job, outcome: RunOutcome) -> list[str]:
+    labels = {c.index: c.label for c in cells}
+    return [f"your code at {labels.get(s.cell, s.cell)} was stopped: {s.message}. No check needs what it "
+            f"computes, so it was left out and the rest ran" for s in outcome.skipped_statements]
 
 
 def time_scale() -> float:

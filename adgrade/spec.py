@@ -130,6 +130,9 @@ class ProblemSpec:
     time_limit: float = 10.0
     #: layouts the task left open (W as (C, n) or (n, C)); checks refer to them by name
     layouts: tuple[Layout, ...] = ()
+    #: false: the checks grade a side effect of the student's code, so every statement before the end of
+    #: this question's cells runs (by default only what the checks depend on runs; see adgrade/slicing.py)
+    slice: bool = True
 
 
 @dataclass
@@ -362,6 +365,7 @@ def _parse_problem(source: Path, where: str, table: Any, assignment: AssignmentS
         entries=f.strings("entries"),
         description=f.get("description", str, ""),
         time_limit=float(f.get("time_limit", (int, float), assignment.time_limit)),
+        slice=f.get("slice", bool, True),
     )
     if not problem.id or any(c.isspace() for c in problem.id):
         f.fail("id", f"must be a non-empty word, got {problem.id!r}")

@@ -70,7 +70,8 @@ def cube_grad(x):
 def jac(x)
     return x
 """)
-    report = grade_submission(path, toy_spec, GradeOptions(time_limit=2))
+    # every statement runs (the print and sys.exit define nothing a check needs: by default they would not)
+    report = grade_submission(path, toy_spec, GradeOptions(time_limit=2, slicing=False))
     assert statuses(report) == {"p1": "passed", "p2": "failed", "p3": "failed"}
     p1, p2, p3 = report.problems
     assert "sys.exit" in " ".join(p1.notes)
@@ -88,10 +89,10 @@ def square(x):
     os._exit(0)
 # %% p2
 while True:
-    pass
+    cube_grad = None
 # %% p3
 import ctypes
-ctypes.string_at(0)
+jac = ctypes.string_at(0)
 """)
     report = grade_submission(path, toy_spec, GradeOptions(time_limit=2))
     p1, p2, p3 = report.problems
@@ -171,7 +172,8 @@ import sys
 for _ in range(20000):
     sys.stdout.write("x" * 1000 + "\\n")
 """ + GOOD_P1)
-    report = grade_submission(path, toy_spec, GradeOptions(only=["p1"]))
+    # the printing loop defines nothing a check needs: only a run of every statement prints
+    report = grade_submission(path, toy_spec, GradeOptions(only=["p1"], slicing=False))
     assert report.problems[0].status == "passed"
     assert len(report.output) < 70_000
     assert any("printed" in n for n in report.notes)
@@ -197,5 +199,5 @@ def square(x):
     assert [a.status for a in p1] == ["timeout"] * 3
     assert "did not finish within 2 s" in p1[0].message
     assert all("on an earlier input" in a.message for a in p1[1:])
-    assert outcome.restarts == 1  # one hang, one restart
+    assert outcome.restarts == 1 + len(outcome.busy_retries)  # one hang, one restart (twice on a busy machine)
     assert all(outcome.answers[f"p2/0/{i}"].status == "ok" for i in range(3))

@@ -12,6 +12,7 @@ frames out (see protocol.py).
 
 from __future__ import annotations
 
+import ast
 import builtins
 import importlib
 import os
@@ -84,6 +85,8 @@ class Child:
         self.cells = {c["index"]: c for c in setup["cells"]}
         self.filenames = {self._filename(c) for c in setup["cells"]}
         self.skip_cells = set(setup.get("skip_cells", ()))
+        #: cell index (a string: JSON) -> positions of its top-level statements not to run
+        self.skip_statements = {str(k): set(v) for k, v in (setup.get("skip_statements") or {}).items()}
         self.skip_requests = set(setup.get("skip_requests", ()))
 
     # -- messages ---------------------------------------------------------------
@@ -165,12 +168,33 @@ class Child:
                                  f"({type(exc).__name__}); write the expression in simpler steps")}
         else:
             try:
-                exec(code, self.namespace)
+                self.run_statements(cell)
             except BaseException as exc:  # SystemExit and KeyboardInterrupt are the student's too
                 error = self.describe_error(exc)
             finally:
                 self.after_student_code()
         self.send({"event": "cell_end", "index": cell["index"], "error": error})
+
+    def run_statements(self, cell: dict) -> None:
+        """Run a cell one top-level statement at a time (as Jupyter would run it whole: the first
+        exception ends the cell), telling the grader which one starts, and leaving out the ones the
+        checks do not need. The whole cell was compiled first, so a syntax error anywhere runs nothing."""
+        import __future__
+
+        filename = self._filename(cell)
+        tree = ast.parse("\n" * (cell["first_line"] - 1) + cell["source"], filename, "exec")
+        skip = self.skip_statements.get(str(cell["index"]), set())
+        flags = 0
+        for position, node in enumerate(tree.body):
+            if position in skip:
+                continue
+            self.send({"event": "statement", "index": cell["index"], "stmt": position})
+            code = compile(ast.Module(body=[node], type_ignores=[]), filename, "exec", flags=flags)
+            exec(code, self.namespace)
+            if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+                for alias in node.names:
+                    feature = getattr(__future__, alias.name, None)
+                    flags |= getattr(feature, "compiler_flag", 0)
 
     # -- requests ------------------------------------------------------------------
     def answer(self, request: dict) -> None:

@@ -21,8 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adgrade.runner import protocol
+from adgrade.runner import cputime, protocol
 from adgrade.runner.limits import Limits, child_environment
+
+#: a step whose process wanted the CPU but did not get it (a busy machine) is stopped on the wall clock
+#: only after this many times its limit (and at least BACKSTOP_MIN_EXTRA seconds more than it)
+WALL_BACKSTOP_FACTOR = 3.0
+BACKSTOP_MIN_EXTRA = 30.0
 
 
 @dataclass
@@ -61,12 +66,34 @@ class Job:
     watch: list[str] = field(default_factory=list)
     #: question a cell belongs to (None: setup code)
     cell_question: dict[int, str | None] = field(default_factory=dict)
+    #: cell index -> its top-level statements (by position) not to run: nothing a check reads comes from them
+    skip_statements: dict[int, list[int]] = field(default_factory=dict)
+    #: cell index -> statements that define nothing a check needs: when one hangs or crashes the process,
+    #: it is skipped (with a note) and the question keeps its points
+    skippable: dict[int, list[int]] = field(default_factory=dict)
+    #: cell index -> statement position -> what it is in the student's terms ("your f(...) call (line 12)")
+    statement_labels: dict[int, dict[int, str]] = field(default_factory=dict)
+    #: the engine's analysis behind the three fields above (never sent to the child)
+    slice_plan: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class SkippedStatement:
+    """A statement that hung or crashed the process, defined nothing a check needs, and was skipped."""
+
+    cell: int
+    statement: int
+    status: str  # timeout | crashed
+    message: str
 
 
 @dataclass
 class RunOutcome:
     answers: dict[str, Answer] = field(default_factory=dict)
     cells: dict[int, CellOutcome] = field(default_factory=dict)
+    skipped_statements: list[SkippedStatement] = field(default_factory=list)
+    #: steps stopped while the machine was busy and run once more ("cell 16", "q1a/0/2")
+    busy_retries: list[str] = field(default_factory=list)
     fatal: str = ""  # the process could not be started at all
     output: str = ""
     output_bytes: int = 0
@@ -233,9 +260,13 @@ class ProcessRunner:
         outcome = RunOutcome()
         started = time.monotonic()
         skip_cells: set[int] = set()
+        skip_statements = {cell: set(stmts) for cell, stmts in job.skip_statements.items()}
+        retried: set[str] = set()
         done: set[str] = set()
         questions_of = {q: reqs for q, reqs in job.requests.items()}
-        max_restarts = len(job.cell_time_limit) + len(job.request_time_limit) + 2
+        # each step may hang once, and once more when the machine was busy; each skippable statement once
+        max_restarts = (2 * (len(job.cell_time_limit) + len(job.request_time_limit)) + 2
+                        + sum(len(v) for v in job.skippable.values()))
         captures = []
         prepare = getattr(self.launcher, "prepare", None)
         if prepare is not None:
@@ -243,7 +274,7 @@ class ProcessRunner:
         parent = getattr(self.launcher, "scratch_parent", None)
         with tempfile.TemporaryDirectory(prefix="adgrade-scratch-", dir=parent, ignore_cleanup_errors=True) as scratch:
             while True:
-                state = _Attempt(self, job, Path(scratch), skip_cells, done, outcome)
+                state = _Attempt(self, job, Path(scratch), skip_cells, done, outcome, skip_statements, retried)
                 captures.append(state.capture)
                 finished = state.go()
                 if finished or outcome.fatal:
@@ -267,10 +298,18 @@ class _Attempt:
     """One life of the child process."""
 
     def __init__(self, runner: ProcessRunner, job: Job, scratch: Path, skip_cells: set[int], done: set[str],
-                 outcome: RunOutcome):
+                 outcome: RunOutcome, skip_statements: dict[int, set[int]] | None = None,
+                 retried: set[str] | None = None):
         self.runner = runner
         self.job = job
         self.skip_cells = skip_cells
+        self.skip_statements = skip_statements if skip_statements is not None else {}
+        self.statement: int | None = None  # the running cell's statement, as the child last said
+        self.retried = retried if retried is not None else set()
+        self._measure_pid: int | None = None
+        self._tree: list[int] = []
+        self.limit = job.setup_time_limit
+        self.start_usage: cputime.Usage | None = None
         self.done = done
         self.outcome = outcome
         proc, self.setup_fd, self.frames_fd, out_fd = runner.launcher.start(scratch)
@@ -281,6 +320,7 @@ class _Attempt:
         self.phase: tuple[str, Any] = ("setup", None)
         self.phase_started = time.monotonic()
         self.deadline = self.phase_started + job.setup_time_limit
+        self.start_usage = self._usage()
         # Every step has its own deadline, restarted by the child's frames; a child that forges frames to
         # restart them forever still meets this one: no honest life of the process lasts longer.
         self.budget = 2 * job.setup_time_limit + sum(job.cell_time_limit.values()) + sum(
@@ -305,6 +345,7 @@ class _Attempt:
             "schedule": [list(s) for s in self.job.schedule],
             "requests": self.job.requests,
             "skip_cells": sorted(self.skip_cells),
+            "skip_statements": {str(c): sorted(s) for c, s in self.skip_statements.items() if s},
             "skip_requests": sorted(self.done),
             "watch": self.job.watch,
         }
@@ -323,9 +364,11 @@ class _Attempt:
                 self.outcome.fatal = (f"the submission's process ran longer than all its time limits together "
                                       f"({self.budget:.0f} s); grading stopped")
                 return False
+            if now >= self.deadline:
+                verdict = self._over_limit(now)
+                if verdict is not None:
+                    return self._timed_out(*verdict)
             timeout = min(self.deadline, self.hard_deadline) - now
-            if timeout <= 0:
-                return self._failed("timeout")
             ready, _, _ = select.select([self.frames_fd], [], [], min(timeout, 1.0))
             if not ready:
                 continue
@@ -353,7 +396,14 @@ class _Attempt:
             self._phase(("idle", None), now, self.job.setup_time_limit)
         elif event == "cell_start":
             index = frame.get("index")
+            self.statement = None
             self._phase(("cell", index), now, self.job.cell_time_limit.get(index, self.job.setup_time_limit))
+        elif event == "statement":
+            # which top-level statement of the running cell starts: only to name it, or to skip it when it
+            # hangs and defines nothing a check needs; a forged one can only move the blame within the cell
+            stmt = frame.get("stmt")
+            if self.phase[0] == "cell" and frame.get("index") == self.phase[1] and type(stmt) is int:
+                self.statement = stmt
         elif event == "cell_end":
             index = frame.get("index")
             error = frame.get("error") if isinstance(frame.get("error"), dict) else None
@@ -394,7 +444,84 @@ class _Attempt:
     def _phase(self, phase: tuple[str, Any], now: float, limit: float) -> None:
         self.phase = phase
         self.phase_started = now
-        self.deadline = now + limit
+        self.limit = limit
+        self.deadline = now + limit  # the first look at the CPU time: it cannot be over before
+        self.start_usage = self._usage()
+
+    # -- limits on the student's CPU time, measured here ---------------------------------------
+    def _usage(self, refresh: bool = False) -> cputime.Usage | None:
+        """What the child's processes used so far, read from /proc (None: cannot be measured here)."""
+        if self._measure_pid is None:
+            self._measure_pid = cputime.host_pid(self.proc)
+            refresh = True
+        if self._measure_pid is None:
+            return None
+        if refresh or not self._tree:
+            self._tree = cputime.descendants(self._measure_pid)
+        total, waited = 0.0, 0.0
+        found = False
+        for pid in self._tree:
+            one = cputime.usage_of(pid)
+            if one is None:
+                continue
+            found = True
+            total += one.cpu
+            waited = None if one.waited is None or waited is None else waited + one.waited
+        return cputime.Usage(total, waited) if found else None
+
+    def _over_limit(self, now: float) -> tuple[str, float, float, float | None] | None:
+        """("cpu" | "idle" | "busy" | "wall", cpu, wall, waited) when the step must stop, else None (and
+        the next look is scheduled). CPU time over the limit is the student's code; a process that sat
+        idle is stopped once the limit has passed on the clock; one that wanted the CPU and did not get
+        it (a busy machine) only at the wall-clock backstop."""
+        wall = now - self.phase_started
+        usage = self._usage(refresh=True)
+        if usage is None or self.start_usage is None:
+            return "wall", 0.0, wall, None
+        cpu = usage.cpu - self.start_usage.cpu
+        waited = (usage.waited - self.start_usage.waited
+                  if usage.waited is not None and self.start_usage.waited is not None else None)
+        if cpu >= self.limit:
+            return "cpu", cpu, wall, waited
+        if waited is None:  # no scheduler statistics: the load average says whether the machine is busy
+            waited = max(0.0, wall - cpu) if _machine_busy() else 0.0
+        if cpu + waited < 0.5 * wall:
+            return "idle", cpu, wall, waited
+        if wall >= max(self.limit * WALL_BACKSTOP_FACTOR, self.limit + BACKSTOP_MIN_EXTRA):
+            return "busy", cpu, wall, waited
+        self.deadline = now + min(1.0, max(0.1, self.limit - cpu))
+        return None
+
+    def _timed_out(self, kind: str, cpu: float, wall: float, waited: float | None) -> bool:
+        """A step over its limit: once more when the machine was busy, else a verdict."""
+        busy = kind == "busy" or (waited is not None and waited > 0.5 * max(cpu, 1e-9) and wall > 1.5 * cpu)
+        step = self._step_name()
+        if busy and step not in self.retried and self.phase[0] in ("cell", "request"):
+            self.retried.add(step)
+            self.outcome.busy_retries.append(step)
+            self._kill()
+            return False  # started again; this step runs once more, nothing skipped
+        limit = self.limit
+        if kind == "cpu":
+            why = (f"did not finish within {limit:.0f} s of CPU time (it used {cpu:.1f} s: an infinite loop, "
+                   f"or far too slow)")
+        elif kind == "idle":
+            why = (f"did not finish within {limit:.0f} s and used only {cpu:.1f} s of CPU: it was waiting "
+                   f"(time.sleep, input(), a lock, a download?)")
+        elif kind == "busy":
+            why = (f"did not finish within {wall:.0f} s on the clock while the machine was busy (it used "
+                   f"{cpu:.1f} s of CPU; its limit is {limit:.0f} s of CPU), twice")
+        else:
+            why = f"did not finish within {wall:.0f} s (an infinite loop, or far too slow)"
+        if busy and kind == "cpu":
+            why += "; the machine was busy, and it was run twice"
+        return self._failed("timeout", why)
+
+    def _step_name(self) -> str:
+        kind, key = self.phase
+        if kind == "cell":
+            return f"cell {key}" + (f" statement {self.statement}" if self.statement is not None else "")
+        return str(key) if kind == "request" else kind
 
     def _failed(self, how: str, detail: str = "") -> bool:
         """The child hung or died in the current phase: record it there, skip it next time."""
@@ -406,6 +533,15 @@ class _Attempt:
             self.outcome.fatal = f"the submission's process could not start: {why}"
             return False
         if kind == "cell":
+            stmt = self.statement
+            label = self.job.statement_labels.get(key, {}).get(stmt) if stmt is not None else None
+            if label:
+                why = f"{label} {why}" if how == "timeout" else f"{label}: {why}"
+            if stmt is not None and stmt in self.job.skippable.get(key, ()) and how in ("timeout", "crashed"):
+                # it defines nothing a check needs: run everything again without it
+                self.skip_statements.setdefault(key, set()).add(stmt)
+                self.outcome.skipped_statements.append(SkippedStatement(key, stmt, how, why))
+                return False
             self.skip_cells.add(key)
             self.outcome.cells[key] = CellOutcome(key, how, message=why)
             question = self.job.cell_question.get(key)
@@ -459,6 +595,13 @@ class _Attempt:
             self.proc.kill()
         # anything the student left in its process group goes too
         self.proc.kill_group()
+
+
+def _machine_busy() -> bool:
+    try:
+        return os.getloadavg()[0] > (os.cpu_count() or 1)
+    except OSError:
+        return True
 
 
 def describe_exit(code: int | None, limits: Limits) -> str:

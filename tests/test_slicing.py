@@ -1,0 +1,291 @@
+"""Running only what the checks need (adgrade/slicing.py): the analysis, and the engine around it."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from adgrade.slicing import Question, full_run_reason, plan_slice, request_names, wrapper_names
+
+
+def cells(*sources: str) -> list[tuple[int, str]]:
+    return [(i, textwrap.dedent(s).strip() + "\n") for i, s in enumerate(sources)]
+
+
+def ran(plan, cell_list) -> list[str]:
+    """The first line of every statement that runs."""
+    out = []
+    for index, source in cell_list:
+        lines = source.splitlines()
+        skip = set(plan.skip.get(index, ()))
+        for s in plan.statements[index]:
+            if s.index not in skip:
+                out.append(lines[s.first_line - 1].strip())
+    return out
+
+
+def skipped(plan, cell_list) -> list[str]:
+    out = []
+    for index, source in cell_list:
+        lines = source.splitlines()
+        for s in plan.statements[index]:
+            if s.index in set(plan.skip.get(index, ())):
+                out.append(lines[s.first_line - 1].strip())
+    return out
+
+
+NOTEBOOK = cells(
+    """
+    import numpy as np
+    import time
+    np.random.seed(0)
+    """,
+    """
+    params = []
+    scale = 2.0
+    def model(x):
+        return scale * sum(p * x for p in params)
+    params.append(1.5)
+    log = []
+    """,
+    """
+    start = time.time()
+    for i in range(10**9):
+        log.append(model(i))
+    print(time.time() - start)
+    """,
+)
+
+
+def test_an_experiment_is_skipped_and_everything_a_check_needs_is_kept():
+    plan = plan_slice(NOTEBOOK, [Question(end=None, roots={"model"})])
+    kept = ran(plan, NOTEBOOK)
+    # imports and the seeding run; model's globals (scale, params) and the mutation params.append run
+    assert kept == ["import numpy as np", "import time", "np.random.seed(0)", "params = []", "scale = 2.0",
+                    "def model(x):", "params.append(1.5)"]
+    assert skipped(plan, NOTEBOOK) == ["log = []", "start = time.time()", "for i in range(10**9):",
+                                       "print(time.time() - start)"]
+    assert plan.skip[2] == [0, 1, 2]  # the whole benchmark cell
+    assert not plan.is_needed(2, 1) and plan.is_needed(1, 3)
+
+
+def test_each_question_is_sliced_from_its_own_end():
+    source = cells(
+        """
+        k = 2
+        def f(x):
+            return k * x
+        """,
+        """
+        k = 3
+        demo = f(10)
+        def f(x):
+            return x + 1
+        """,
+    )
+    # q1a grades f (k * x) after cell 0 with k = 2; q1b grades the second f. Both definitions of a name
+    # count wherever it is read (conservative), so `k = 3` runs too; the demo call does not
+    plan = plan_slice(source, [Question(end=0, roots={"f"}), Question(end=1, roots={"f"})])
+    assert ran(plan, source) == ["k = 2", "def f(x):", "k = 3", "def f(x):"]
+    assert skipped(plan, source) == ["demo = f(10)"]
+    # only q1a: nothing after its end runs
+    plan = plan_slice(source, [Question(end=0, roots={"f"})])
+    assert skipped(plan, source) == ["k = 3", "demo = f(10)", "def f(x):"]
+
+
+def test_a_later_plain_assignment_makes_an_earlier_one_unneeded():
+    source = cells("""
+    w = train_for_an_hour()
+    w = 1.0
+    def predict(x):
+        return w * x
+    """)
+    plan = plan_slice(source, [Question(end=None, roots={"predict"})])
+    assert skipped(plan, source) == ["w = train_for_an_hour()"]
+
+
+def test_mutation_through_a_function_a_parameter_and_an_alias():
+    source = cells("""
+    import torch
+    weights = [0.0]
+    def fill(p):
+        p.append(1.0)
+    def show(p):
+        print(len(p))
+    def reset():
+        global offset
+        offset = 5
+    offset = 0
+    fill(weights)
+    show(weights)
+    reset()
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt.step()
+    plot_it = model.weight.shape
+    def predict(x):
+        return weights[0] * x + offset + model(x)
+    """)
+    plan = plan_slice(source, [Question(end=None, roots={"predict"})])
+    assert skipped(plan, source) == ["show(weights)", "plot_it = model.weight.shape"]
+    assert "fill(weights)" in ran(plan, source) and "reset()" in ran(plan, source)
+    assert "opt.step()" in ran(plan, source)
+
+
+def test_configuration_and_what_cannot_be_followed_are_kept():
+    source = cells(
+        """
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        data = download()
+        exec("def f(x): return x")
+        """,
+        """
+        plot(data)
+        """,
+    )
+    plan = plan_slice(source, [Question(end=None, roots={"f"})])
+    # exec may define anything: it runs, and so does everything before it
+    assert skipped(plan, source) == ["plot(data)"]
+
+
+def test_transformed_functions_in_a_questions_own_cells_are_kept():
+    source = cells(
+        """
+        from jax import grad
+        def loss(W):
+            return (W ** 2).sum()
+        """,
+        """
+        grad_W = grad(loss, argnums=0)
+        value = loss(3.0)
+        """,
+    )
+    plan = plan_slice(source, [Question(end=1, roots={"loss_grad"}, own_cells={0, 1})])
+    assert ran(plan, source) == ["from jax import grad", "def loss(W):", "grad_W = grad(loss, argnums=0)"]
+
+
+def test_a_question_that_grades_a_side_effect_runs_everything_before_it():
+    source = cells("counter = 0", "counter += 1\nprint('side effect')", "def f(x):\n    return x")
+    plan = plan_slice(source, [Question(end=1, roots={"counter"}, run_all=True),
+                               Question(end=2, roots={"f"})])
+    assert plan.skip == {}
+    assert plan_slice(source, [Question(end=2, roots={"f"})]).skip == {0: [0], 1: [0, 1]}
+
+
+def test_a_cell_that_does_not_parse_is_kept_and_binds_nothing():
+    source = cells("def f(x):\n    return x", "def broken(:\n    pass")
+    plan = plan_slice(source, [Question(end=None, roots={"f"})])
+    assert plan.skip == {}
+
+
+def test_names_the_checks_read():
+    assert wrapper_names("def w(xp, sub, x):\n    return sub.predict(sub.params, x)") == {"predict", "params"}
+    assert wrapper_names("def w(xp, sub):\n    return [getattr(sub, n) for n in ('W1', 'b1')]") >= {"W1", "b1"}
+    assert wrapper_names("def w(xp, sub):\n    return helper(sub)") is None
+    params = {"backend": "jax", "entry": None, "wrapper": {"name": "w", "source":
+              "def w(xp, sub, x):\n    return sub.f(x)"}, "init": "initialize_weights"}
+    assert request_names(params) == {"f", "initialize_weights"}
+
+
+def test_the_fallback_blames_the_slicing_only_for_what_a_skipped_statement_defines():
+    source = cells("""
+    helper = make_helper()
+    def f(x):
+        return x
+    """)
+    plan = plan_slice(source, [Question(end=None, roots={"f"})])
+    assert plan.skip == {0: [0]}
+    error = {"type": "NameError", "message": "name 'helper' is not defined"}
+    assert "helper" in (full_run_reason(plan, [("when a check called your code", error)]) or "")
+    typo = {"type": "NameError", "message": "name 'hepler' is not defined"}
+    assert full_run_reason(plan, [("when a check called your code", typo)]) is None
+    assert full_run_reason(plan, [("x", {"type": "ValueError", "message": "shapes"})]) is None
+
+
+# -- the engine: a real run ----------------------------------------------------------------------
+
+from adgrade.engine import GradeOptions, grade_submission  # noqa: E402
+from adgrade.spec import load_assignment  # noqa: E402
+
+from conftest import FIXTURES  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def toy_spec():
+    return load_assignment(FIXTURES / "toy")
+
+
+def write(tmp_path: Path, text: str, name: str = "sub.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_a_hanging_experiment_costs_nothing_and_is_named(toy_spec, tmp_path):
+    path = write(tmp_path, """
+    # %% p1
+    factor = []
+    def square(x):
+        return x * x * factor[0]
+    factor.append(1.0)
+    while True:  # the student's benchmark, far too slow
+        square(2.0)
+    """)
+    sliced = grade_submission(path, toy_spec, GradeOptions(only=["p1"], time_limit=2))
+    assert sliced.problems[0].status == "passed"
+    assert any("`while True:` loop (lines 7-8)" in n and "no check needs" in n for n in sliced.notes)
+    # run as written, the loop hangs: it is stopped, left out, and the question keeps its points
+    full = grade_submission(path, toy_spec, GradeOptions(only=["p1"], time_limit=2, slicing=False))
+    assert full.problems[0].status == "passed"
+    assert any("was stopped" in n and "`while True:` loop (lines 7-8)" in n for n in full.notes)
+
+
+def test_a_sliced_run_that_fails_where_a_full_run_might_not_runs_everything(toy_spec, tmp_path):
+    # the analysis follows names, not files: the trimmed run raises FileNotFoundError, the full run passes
+    path = write(tmp_path, """
+    # %% p1
+    import numpy as np
+    np.save("w.npy", np.array(2.0))
+    def square(x):
+        return x * x * float(np.load("w.npy")) / 2.0
+    """)
+    report = grade_submission(path, toy_spec, GradeOptions(only=["p1"]))
+    assert report.problems[0].status == "passed"
+    assert any("all of your code was run, because a file was missing" in n for n in report.notes)
+
+
+def test_slice_false_in_the_spec_runs_everything(toy_spec, tmp_path):
+    import dataclasses
+
+    path = write(tmp_path, """
+    # %% p1
+    def square(x):
+        return x * x
+    print("a side effect the question grades")
+    """)
+    spec = dataclasses.replace(toy_spec, problems=[dataclasses.replace(p, slice=False) if p.id == "p1" else p
+                                                   for p in toy_spec.problems])
+    report = grade_submission(path, spec, GradeOptions(only=["p1"]))
+    assert "a side effect the question grades" in report.output
+    assert not any("no check needs" in n for n in report.notes)
+    report = grade_submission(path, toy_spec, GradeOptions(only=["p1"]))
+    assert "a side effect" not in report.output
+
+
+def test_slice_is_a_boolean_field_of_a_problem(tmp_path):
+    import shutil
+
+    from adgrade.spec import SpecError, load_assignment
+
+    root = tmp_path / "toy"
+    shutil.copytree(FIXTURES / "toy", root)
+    toml = root / "assignment.toml"
+    text = toml.read_text()
+    toml.write_text(text.replace('id = "p1"', 'id = "p1"\nslice = false', 1))
+    assert load_assignment(root).problem("p1").slice is False
+    toml.write_text(text.replace('id = "p1"', 'id = "p1"\nslice = "no"', 1))
+    with pytest.raises(SpecError, match=r"problems\[0\]\.slice: expected true or false"):
+        load_assignment(root)
