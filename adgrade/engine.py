@@ -116,8 +116,8 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
     prepare_errors = _prepare_expected(the_plan)
     thread.join()
     job = holder.get("job", job)  # type: ignore[assignment]
-    if job.skip_statements:
-        report.notes.extend(_skip_notes(cells, job))
+    # informational, one short line per cell: with the report's notes, not in every question's box
+    report.notes.extend(_skip_notes(cells, job).values())
     if holder.get("note"):
         report.notes.append(str(holder["note"]))
     outcome = holder.get("outcome")
@@ -299,10 +299,10 @@ def _failures(cells: list[Cell], job: Job, outcome: RunOutcome) -> list[tuple[st
     return out
 
 
-def _skip_notes(cells: list[Cell], job: Job) -> list[str]:
+def _skip_notes(cells: list[Cell], job: Job) -> dict[int, str]:
     plan = job.slice_plan
-    if plan is None:
-        return []
+    if plan is None or not job.skip_statements:
+        return {}
     shown = dataclasses.replace(plan, skip=job.skip_statements)
     return skipped_notes(shown, {c.index: c.label for c in cells}, {c.index: c.first_line for c in cells})
 

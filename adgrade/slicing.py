@@ -140,6 +140,8 @@ class Statement:
     functions: list[_Function] = field(default_factory=list)  # what a def/class statement defines
     kills: set[str] = field(default_factory=set)  # names it always rebinds as a whole
     literals: set[str] = field(default_factory=set)  # names it binds to an immutable literal (`lr = 0.01`)
+    #: it ends the cell on purpose (`raise`, `assert`, `sys.exit()`): what follows in the cell depends on it
+    barrier: bool = False
     #: name -> the names handed to the call whose result it binds (`grad_W = grad(loss, argnums=0)`),
     #: or {"lambda"}: candidates for what a question's entry was written as
     makes: dict[str, set[str]] = field(default_factory=dict)
@@ -473,6 +475,7 @@ def _statement(cell: int, index: int, node: ast.stmt) -> Statement:
     summary, kind = _summary(node)
     first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
     stmt = Statement(cell, index, first, node.end_lineno or node.lineno, summary, kind)
+    stmt.barrier = _ends_the_cell(node)
     facts = stmt.facts
     try:
         table = symtable.symtable(ast.unparse(node), "<statement>", "exec")
@@ -535,6 +538,20 @@ def _statement(cell: int, index: int, node: ast.stmt) -> Statement:
         stmt.kills = {node.name} - facts.reads
         facts.binds.add(node.name)
     return stmt
+
+
+#: calls that end the process or the cell
+EXIT_CALLS = frozenset({"exit", "quit", "_exit", "abort"})
+
+
+def _ends_the_cell(node: ast.stmt) -> bool:
+    """A top-level `raise`, `assert` or exit call: when it fires, the rest of its cell does not run."""
+    if isinstance(node, (ast.Raise, ast.Assert)):
+        return True
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        chain = _chain(node.value.func)
+        return bool(chain) and chain[-1] in EXIT_CALLS
+    return False
 
 
 def _all_globals(table: symtable.SymbolTable) -> set[str]:
@@ -833,12 +850,16 @@ def plan_slice(cells: list[tuple[int, str]], questions: list[Question]) -> Slice
             return dynamic
 
         everything = need(question.roots | program.candidates(order, question.own_cells))
+        kept_later: set[int] = set()  # cells in which a later statement is kept
         for i in range(upto, -1, -1):
             s = order[i]
             reads, binds, mutated, config, dynamic = effects[i]
             related = program.alias_closure(want)
             touched = (binds & want) | (program.alias_closure(mutated) & related)
-            if everything or dynamic or touched:
+            # `sys.exit()` / `raise` / `assert` decides whether the kept statements after it in its cell run
+            barrier = s.barrier and (s.cell in kept_later or any(
+                j in keep for j in range(i + 1, len(order)) if order[j].cell == s.cell))
+            if everything or dynamic or touched or barrier:
                 keep.add(i)
                 needed.add(i)
                 for name in s.kills & want:
@@ -852,6 +873,8 @@ def plan_slice(cells: list[tuple[int, str]], questions: list[Question]) -> Slice
             elif s.kind in ("import", "def", "class", "unparsed"):
                 keep.add(i)  # cheap, and what they define may be looked up by other means
                 everything |= need(reads)  # what the statement itself evaluates (decorators, defaults, bases)
+            if i in keep:
+                kept_later.add(s.cell)
 
     for i, s in enumerate(order):
         if i not in keep:
@@ -887,9 +910,14 @@ def statement_label(stmt: Statement, first_line: int = 1) -> str:
 
 
 def skipped_notes(plan: SlicePlan, labels: dict[int, str], first_lines: dict[int, int] | None = None,
-                  most: int = 2) -> list[str]:
-    """One short note per cell with statements not run, naming the experiments (loops, calls) first."""
-    notes = []
+                  most: int = 2) -> dict[int, str]:
+    """One short note per cell with statements not run (cell index -> note), naming the experiments
+    (loops, then calls) first and prints last."""
+    def rank(s: Statement) -> tuple:
+        loop = s.summary.startswith(("your `for ", "your `while "))
+        return (not loop, s.kind != "other", "print(" in s.summary, s.index)
+
+    notes = {}
     for cell, skipped in sorted(plan.skip.items()):
         statements = plan.statements.get(cell, [])
         gone = [s for s in statements if s.index in set(skipped)]
@@ -897,15 +925,15 @@ def skipped_notes(plan: SlicePlan, labels: dict[int, str], first_lines: dict[int
             continue
         label = labels.get(cell, f"cell {cell}")
         first_line = (first_lines or {}).get(cell, 1)
-        shown = sorted(gone, key=lambda s: (s.kind != "other", s.index))[:most]
+        shown = sorted(gone, key=rank)[:most]
         what = ", ".join(statement_label(s, first_line) for s in shown)
         if len(gone) > most:
             what += f" and {len(gone) - most} more"
         if len(gone) == len(statements):
-            notes.append(f"{label}: not run, no check needs what it computes ({what})")
+            notes[cell] = f"{label}: not run, no check needs what it computes ({what})"
         else:
-            notes.append(f"{label}: not run: {what}; no check needs what "
-                         f"{'it computes' if len(gone) == 1 else 'they compute'}")
+            notes[cell] = (f"{label}: not run: {what}; no check needs what "
+                           f"{'it computes' if len(gone) == 1 else 'they compute'}")
     return notes
 
 

@@ -289,3 +289,22 @@ def test_slice_is_a_boolean_field_of_a_problem(tmp_path):
     toml.write_text(text.replace('id = "p1"', 'id = "p1"\nslice = "no"', 1))
     with pytest.raises(SpecError, match=r"problems\[0\]\.slice: expected true or false"):
         load_assignment(root)
+
+
+def test_what_ends_a_cell_on_purpose_runs_when_something_after_it_in_the_cell_does():
+    source = cells(
+        """
+        import sys
+        sys.exit("not finished")
+        def f(x):
+            return x
+        """,
+        """
+        def g(x):
+            return x
+        assert g(1) == 2, "my own test"
+        """,
+    )
+    plan = plan_slice(source, [Question(end=None, roots={"f", "g"})])
+    # the exit decides whether f is defined: it runs; the assert at the end of its cell decides nothing
+    assert skipped(plan, source) == ['assert g(1) == 2, "my own test"']

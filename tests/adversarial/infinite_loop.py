@@ -13,7 +13,7 @@ def double(x):
 
 # %% p3
 def negate(x):
-    return -x
+    return -x + 0 * n  # reads n: the loop below changes what the checks need
 
 
 n = 0
