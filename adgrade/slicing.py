@@ -624,8 +624,8 @@ def request_names(params: object) -> set[str] | None:
     def walk(value: object, key: str = "") -> bool:
         if isinstance(value, dict):
             if isinstance(value.get("source"), str) and isinstance(value.get("name"), str):
-                if key in ("function",):
-                    return True  # a problem-set function handed to the student: reads nothing of theirs
+                if key != "wrapper":
+                    return True  # problem-set code handed to the student (a test function): reads nothing of theirs
                 names = wrapper_names(value["source"])
                 if names is None:
                     return False
@@ -675,6 +675,8 @@ class _Program:
                     self.aliases.setdefault(k, set()).update(v)
             for name in s.facts.binds - {f.name for f in s.functions}:
                 kind = "import" if s.kind == "import" else "literal" if name in s.literals else "data"
+                if name in s.makes and self._is_transform(s.makes[name]):
+                    kind = "transform"  # grad(loss), jit(f), a lambda: a function, not an object it changes
                 kinds.setdefault(name, set()).add(kind)
             for k, v in s.facts.aliases.items():
                 self.aliases.setdefault(k, set()).update(v)
@@ -688,6 +690,10 @@ class _Program:
                 for name in s.facts.binds if callables else ():
                     self.derived.setdefault(name, set()).update(callables)
         self._settle_parameters()
+
+    def _is_transform(self, handed: set[str]) -> bool:
+        callee = next((h[1:] for h in handed if h.startswith("@")), "")
+        return "lambda" in handed or (callee not in self.functions and bool(handed & set(self.functions)))
 
     def _settle_parameters(self) -> None:
         """Which parameters each student function may change: stored into, a method called on them,
@@ -716,10 +722,7 @@ class _Program:
             if s.cell not in cells:
                 continue
             out |= {fn.name for fn in s.functions}
-            for name, handed in s.makes.items():
-                callee = next((h[1:] for h in handed if h.startswith("@")), "")
-                if "lambda" in handed or (callee not in self.functions and handed & set(self.functions)):
-                    out.add(name)
+            out |= {name for name, handed in s.makes.items() if self._is_transform(handed)}
         return out
 
     def mutable(self, name: str) -> bool:
@@ -803,6 +806,10 @@ class _Program:
                     for k, roots in call.keywords.items():
                         if k == "**" or k in fn.mutated_params:
                             out |= roots
+            elif self.kind.get(name) == "transform":
+                # it runs student functions: their arguments change if one of those changes its parameters
+                if any(fn.varargs or fn.mutated_params for f in self.derived.get(name, ()) for fn in self.functions[f]):
+                    out |= every
             elif self.kind.get(name) not in ("import", "def", "class", "literal") and name not in _BUILTINS:
                 out |= {name} | every  # calling an object (a model, a closure, a parameter): it and its arguments may change
         elif call.receiver is not None:
