@@ -308,3 +308,45 @@ def test_what_ends_a_cell_on_purpose_runs_when_something_after_it_in_the_cell_do
     plan = plan_slice(source, [Question(end=None, roots={"f", "g"})])
     # the exit decides whether f is defined: it runs; the assert at the end of its cell decides nothing
     assert skipped(plan, source) == ['assert g(1) == 2, "my own test"']
+
+
+# -- limits on the student's CPU time (runner/cputime.py): the decisions, without a clock -------------------
+
+def test_a_step_is_judged_on_its_cpu_time_not_on_the_clock():
+    from adgrade.runner.cputime import verdict, was_busy
+
+    assert verdict(30, cpu=30.2, wall=31, waited=0.5) == "cpu"  # the code used its limit
+    assert verdict(30, cpu=31, wall=120, waited=80) == "cpu"  # however busy the machine was
+    assert verdict(30, cpu=12, wall=40, waited=27) is None  # a busy machine: it keeps running...
+    assert verdict(30, cpu=25, wall=90, waited=64) == "busy"  # ...up to the backstop, 3x the limit
+    assert verdict(2, cpu=1, wall=31, waited=29) is None and verdict(2, cpu=1, wall=32, waited=30) == "busy"
+    assert verdict(30, cpu=0.1, wall=30.5, waited=0.0) == "idle"  # asleep, waiting on a lock or input()
+    assert verdict(30, cpu=0.1, wall=20, waited=0.0) is None  # before its limit nothing is judged
+    assert was_busy(cpu=30, wall=95, waited=64) and not was_busy(cpu=30, wall=31, waited=0.5)
+
+
+def test_the_cpu_time_of_a_process_and_its_children_is_read_from_proc():
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from adgrade.runner import cputime
+
+    if not os.path.exists("/proc/self/stat"):
+        pytest.skip("no /proc here: the runner falls back to the wall clock")
+    spin = "import os\nwhile sum(os.times()[:2]) < 0.3:\n    pass\nimport sys; sys.stdin.read()"
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, "
+                               f"'-c', {spin!r}])"], stdin=subprocess.PIPE)
+    try:
+        for _ in range(600):  # until the grandchild has spun its 0.3 s (it then waits on stdin)
+            usage = cputime.usage(parent.pid)
+            if usage is not None and usage.cpu >= 0.3:
+                break
+            time.sleep(0.05)
+        assert usage is not None and usage.cpu >= 0.3  # the grandchild's CPU counts
+        assert len(cputime.descendants(parent.pid)) == 2
+        assert cputime.host_pid(parent) == parent.pid
+    finally:
+        parent.stdin.close()  # the grandchild reads EOF and ends, then its parent
+        parent.wait(timeout=30)

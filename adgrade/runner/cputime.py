@@ -127,3 +127,25 @@ def host_pid(handle: object) -> int | None:
         except OSError:
             continue
     return None
+
+
+def verdict(limit: float, cpu: float, wall: float, waited: float | None, *, backstop_factor: float = 3.0,
+            backstop_extra: float = 30.0) -> str | None:
+    """Whether a step that has run `wall` seconds, used `cpu` seconds of CPU and waited `waited` seconds for
+    one must stop: "cpu" (its code used its limit), "idle" (the limit has passed on the clock and it was
+    not trying to run: sleep, a lock, input), "busy" (it wanted the CPU and the machine did not give it,
+    up to the wall-clock backstop), or None (let it run)."""
+    if cpu >= limit:
+        return "cpu"
+    if wall < limit:
+        return None
+    if cpu + (waited or 0.0) < 0.5 * wall:
+        return "idle"
+    if wall >= max(limit * backstop_factor, limit + backstop_extra):
+        return "busy"
+    return None
+
+
+def was_busy(cpu: float, wall: float, waited: float | None) -> bool:
+    """The machine, not the code, made the step slow: it waited for a CPU more than half as long as it ran."""
+    return waited is not None and waited > 0.5 * max(cpu, 1e-9) and wall > 1.5 * cpu

@@ -481,20 +481,18 @@ class _Attempt:
         cpu = usage.cpu - self.start_usage.cpu
         waited = (usage.waited - self.start_usage.waited
                   if usage.waited is not None and self.start_usage.waited is not None else None)
-        if cpu >= self.limit:
-            return "cpu", cpu, wall, waited
         if waited is None:  # no scheduler statistics: the load average says whether the machine is busy
             waited = max(0.0, wall - cpu) if _machine_busy() else 0.0
-        if cpu + waited < 0.5 * wall:
-            return "idle", cpu, wall, waited
-        if wall >= max(self.limit * WALL_BACKSTOP_FACTOR, self.limit + BACKSTOP_MIN_EXTRA):
-            return "busy", cpu, wall, waited
+        kind = cputime.verdict(self.limit, cpu, wall, waited, backstop_factor=WALL_BACKSTOP_FACTOR,
+                               backstop_extra=BACKSTOP_MIN_EXTRA)
+        if kind is not None:
+            return kind, cpu, wall, waited
         self.deadline = now + min(1.0, max(0.1, self.limit - cpu))
         return None
 
     def _timed_out(self, kind: str, cpu: float, wall: float, waited: float | None) -> bool:
         """A step over its limit: once more when the machine was busy, else a verdict."""
-        busy = kind == "busy" or (waited is not None and waited > 0.5 * max(cpu, 1e-9) and wall > 1.5 * cpu)
+        busy = kind == "busy" or cputime.was_busy(cpu, wall, waited)
         step = self._step_name()
         if busy and step not in self.retried and self.phase[0] in ("cell", "request"):
             self.retried.add(step)
@@ -510,10 +508,10 @@ class _Attempt:
                    f"(time.sleep, input(), a lock, a download?)")
         elif kind == "busy":
             why = (f"did not finish within {wall:.0f} s on the clock while the machine was busy (it used "
-                   f"{cpu:.1f} s of CPU; its limit is {limit:.0f} s of CPU), twice")
+                   f"{cpu:.1f} s of CPU; its limit is {limit:.0f} s of CPU)")
         else:
             why = f"did not finish within {wall:.0f} s (an infinite loop, or far too slow)"
-        if busy and kind == "cpu":
+        if busy and step in self.retried:
             why += "; the machine was busy, and it was run twice"
         return self._failed("timeout", why)
 
