@@ -98,6 +98,9 @@ class CheckSpec:
     atol: float | None = None
     dtype: str | None = None
     judge: str | None = None
+    #: the judge only reads the answer's plain data (shapes, types) and computes no answer:
+    #: `adgrade export-student` may put it (and what it calls) in the student copy
+    judge_in_copy: bool = False
     backend: str | None = None
     #: `backend = ["autograd", "jax"]`: the student may use any of these (backend_choice.py); backend is the first
     backend_choices: tuple[str, ...] = ()
@@ -160,6 +163,12 @@ class AssignmentSpec:
     def functions(self) -> ModuleType:
         if self._functions is None:
             self._functions = load_functions(self.functions_path, self.name)
+            if self.frozen:  # a student copy: trusted functions are tables of the grader's calls
+                from adgrade.frozen import FrozenFunction, merged_tables
+
+                for name, table in merged_tables(self.frozen).items():
+                    if not hasattr(self._functions, name):
+                        setattr(self._functions, name, FrozenFunction(name, table))
         return self._functions
 
     def function(self, name: str) -> Callable:
@@ -434,6 +443,7 @@ def _parse_check(source: Path, where: str, table: Any) -> CheckSpec:
         atol=_float_or_none(f, "atol"),
         dtype=f.get("dtype", str, None, choices=("float64", "float32")),
         judge=f.get("judge", str, None),
+        judge_in_copy=f.get("judge_in_copy", bool, False),
         backend=f.get("backend", (str, list), None),
         backends_validate=f.strings("backends_validate") or ("autograd", "jax", "torch"),
         mistakes=tuple(mistakes),
@@ -461,6 +471,8 @@ def _parse_check(source: Path, where: str, table: Any) -> CheckSpec:
         f.fail("require_autodiff", "a check cannot be both `manual` and `require_autodiff`")
     if spec.entry and spec.wrapper:
         f.fail("wrapper", "give either `entry` or `wrapper`, not both")
+    if spec.judge_in_copy and not spec.judge:
+        f.fail("judge_in_copy", "there is no `judge` to put in the student copy")
     spec.options = f.extra()
     return spec
 

@@ -13,6 +13,7 @@ Plugins subclass `Check`, register under the entry-point group
 from __future__ import annotations
 
 import inspect
+import json
 import textwrap
 import zlib
 from dataclasses import dataclass, field
@@ -38,6 +39,15 @@ class Request:
         return {"id": self.id, "probe": self.probe, "params": self.params}
 
 
+#: the input streams of a check: `grading` (what `check` and `grade` use) and `practice` (what
+#: `export-student` freezes into the student copy), so a table of the copy's answers earns nothing
+STREAMS = ("grading", "practice")
+#: the fields that say which question a check asks (its seed comes from these, not its position)
+IDENTITY_FIELDS = ("kind", "entry", "wrapper", "inputs", "function", "transform", "argnums", "order")
+#: plugin fields that belong to a check's identity too (timing candidates, module measures ...)
+IDENTITY_OPTIONS = ("entries", "measure", "init", "steps", "metric", "limit")
+
+
 class Check:
     kind: ClassVar[str] = ""
     #: option names (beyond the common CheckSpec fields) this kind accepts
@@ -48,6 +58,8 @@ class Check:
     uses_judge: ClassVar[bool] = False
     #: whether every test function is combined with every input (timing hands its one test function itself)
     crosses_test_functions: ClassVar[bool] = True
+    #: which inputs rng() draws: "grading", or "practice" while `export-student` freezes a copy
+    stream: str = "grading"
 
     def __init__(self, spec: CheckSpec, problem: ProblemSpec, assignment: AssignmentSpec, index: int):
         self.spec = spec
@@ -132,9 +144,29 @@ class Check:
         return [self.spec.entry] if self.spec.entry else list(self.problem.entries)
 
     # -- inputs -----------------------------------------------------------------------
+    def identity(self) -> str:
+        """What question this check asks, stable when other checks are added, removed or reordered."""
+        spec = self.spec
+        text = _identity_text(spec)
+        # two checks of one problem asking the same question: told apart by their order among equals only
+        same = [c for c in self.problem.checks if _identity_text(c) == text]
+        nth = next((i for i, c in enumerate(same) if c is spec), 0)
+        return text + (f"#{nth}" if nth else "")
+
+    def seed_material(self) -> list[int]:
+        return [self.assignment.seed % 2**64, zlib.crc32(self.problem.id.encode()),
+                zlib.crc32(self.identity().encode()), STREAMS.index(self.input_stream)]
+
+    @property
+    def input_stream(self) -> str:
+        """"grading", or "practice" in a student copy (and while export-student freezes one)."""
+        frozen = self.frozen
+        return frozen.get("stream", "practice") if frozen is not None else self.stream
+
     def rng(self) -> np.random.Generator:
-        # a stable seed per check: the same inputs every run, different across checks
-        return np.random.default_rng(self.assignment.seed + zlib.crc32(self.key.encode()))
+        # a stable seed per check, from the assignment's seed, the problem and the check's identity
+        # (never its position: adding a check leaves the others' inputs alone), per input stream
+        return np.random.default_rng(self.seed_material())
 
     @property
     def frozen(self) -> dict | None:
@@ -188,6 +220,11 @@ class Check:
                      for a in args)
 
     def fn(self, name: str) -> Callable:
+        calls = (self.frozen or {}).get("calls") or {}
+        if name in calls:  # a student copy: the results of this check's calls, not the code
+            from adgrade.frozen import FrozenFunction
+
+            return FrozenFunction(name, calls[name])
         return self.assignment.function(name)
 
     def wrapper_payload(self, name: str | None = None) -> dict | None:
@@ -207,6 +244,28 @@ class Check:
     def validate(self) -> list[str]:
         """Problems with the expected side (analytic vs autodiff, examples); [] when sound."""
         return []
+
+    # -- the student copy (`adgrade export-student`) -------------------------------------------
+    #: fields naming functions of functions.py that run in the student's process (sent by source)
+    #: or read only the student's own data: a student copy keeps their code. Every other function
+    #: a check names is trusted: the copy holds only the results of the calls `rehearse` makes.
+    student_side: ClassVar[tuple[str, ...]] = ("wrapper", "test_functions")
+    #: False for a kind that cannot be judged from frozen results: export-student refuses it
+    student_copy: ClassVar[bool] = True
+
+    def rehearse(self) -> None:
+        """Make, on this check's inputs, every call of functions.py its judging may make.
+
+        export-student records these calls (on the practice inputs) into the student copy.
+        The default is the expected side; kinds with more (known mistakes, starts, bounds) add them.
+        """
+        prepare = getattr(self, "prepare", None)
+        if callable(prepare):
+            prepare()
+
+    def frozen_values(self) -> dict[str, Any]:
+        """What a student copy of this check stores beside the recorded calls (encoded plain data)."""
+        return {}
 
     # -- results every kind gives the same way ----------------------------------------------
     def missing_entry(self, answer: Any) -> CheckResult:
@@ -252,6 +311,12 @@ class Check:
             kind=self.kind,
             details=details,
         )
+
+
+def _identity_text(spec: CheckSpec) -> str:
+    fields = {name: getattr(spec, name) for name in IDENTITY_FIELDS if getattr(spec, name) not in (None, "")}
+    fields.update({name: spec.options[name] for name in IDENTITY_OPTIONS if name in spec.options})
+    return json.dumps(fields, sort_keys=True, default=str)
 
 
 def _from_toml(value: Any) -> Any:

@@ -223,6 +223,22 @@ class CallCheck(Check):
             else:
                 self._expected = [self.expected_value(args) for args in self.inputs()]
 
+    # -- the student copy -----------------------------------------------------------------------
+    def rehearse(self) -> None:
+        self.prepare()
+        for mistake in self.spec.mistakes:  # known mistakes are frozen at the same inputs
+            for args in self.inputs():
+                try:
+                    self.fn(mistake.function)(np, *args)
+                except Exception:
+                    continue  # one that does not apply to these arguments: never matched
+
+    def frozen_values(self) -> dict[str, Any]:
+        if type(self).prepare is not CallCheck.prepare:
+            return {}
+        self.prepare()  # the expected side may be autodiff of `function`: stored as values
+        return {"expected": [protocol.encode(e) for e in self._expected]}
+
     # -- judging ------------------------------------------------------------------------------
     def precheck(self, answers: list, inputs: list | None = None) -> CheckResult | None:
         """A verdict before any comparison: the process failed, or the calls broke the question's rules."""

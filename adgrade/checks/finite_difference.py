@@ -61,6 +61,8 @@ class FiniteDifferenceCheck(CallCheck):
     kind = "finite_difference"
     uses_judge = False
     options: ClassVar[tuple[str, ...]] = ("expected_backend",)
+    #: `function` is handed to the student's numerical gradient: a student copy keeps its code
+    student_side: ClassVar[tuple[str, ...]] = ("wrapper", "test_functions", "function")
 
     @classmethod
     def validate_spec(cls, spec, problem, assignment) -> None:

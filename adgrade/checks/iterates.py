@@ -176,6 +176,20 @@ class TrajectoryCheck(CallCheck):
                 expected.append(self.expected_value(tuple(args)))
         self._expected = expected
 
+    def rehearse(self) -> None:
+        """The student copy: expected iterates, starts and known mistakes at every input (and k)."""
+        self.prepare()
+        for args in self.inputs():
+            if self.spec.options.get("initial"):
+                self.start_of(tuple(args), None)
+            for mistake in self.spec.mistakes:
+                calls = [tuple(args) + (k,) for k in self.steps] if self.steps else [tuple(args)]
+                for call_args in calls:
+                    try:
+                        self._evaluate(mistake.function, call_args, "numpy")
+                    except Exception:
+                        break  # one that does not apply to these arguments: never matched
+
     def start_of(self, args: tuple, first: Any) -> Any:
         """The point the iteration starts from: `initial(xp, *args)`, else 0 (list mode)."""
         name = self.spec.options.get("initial")
@@ -489,6 +503,8 @@ class ConvergenceCheck(CallCheck):
     kind = "convergence"
     options: ClassVar[tuple[str, ...]] = ("metric", "threshold", "limit", "converges", "diverge_factor",
                                           "step_arg", "bound_name", "expected_backend")
+    #: a custom metric reads only the student's predictions and the frozen truth: kept in a student copy
+    student_side: ClassVar[tuple[str, ...]] = ("wrapper", "test_functions", "metric")
 
     @classmethod
     def validate_spec(cls, spec, problem, assignment) -> None:

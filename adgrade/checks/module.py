@@ -34,6 +34,7 @@ import numpy as np
 
 from adgrade.checks.base import Check, Request
 from adgrade.feedback import explain_error
+from adgrade.frozen import FrozenMiss
 from adgrade.results import CheckResult
 from adgrade.runner import protocol
 
@@ -65,7 +66,7 @@ FUNCTION_OPTIONS = ("layers", "forward_inputs", "output", "forward", "init_bound
 def probe_module(child: Any, *, measure: str, entry: str, ctor_args: Any, init: str | None = None,
                  init_args: Any = None, dtype: str = "float32", seeds: list | None = None,
                  batches: Any = None, x: Any = None, labels: Any = None, loss: str = "cross_entropy",
-                 max_samples: int = MAX_SAMPLES) -> dict:
+                 max_samples: int = MAX_SAMPLES, set_weights: dict | None = None) -> dict:
     """Build the student's module and report what `measure` needs, as plain data."""
     import torch
 
@@ -83,6 +84,8 @@ def probe_module(child: Any, *, measure: str, entry: str, ctor_args: Any, init: 
             if not isinstance(model, torch.nn.Module):
                 return {**out, "not_module": _type_name(model)}
             out.update(_describe(model))
+            if set_weights:  # a student copy: the grader's own weights, whose forward pass it has frozen
+                _set_weights(model, set_weights, torch)
             out["outputs"], out["calls"] = _forward_all(child, model, protocol.decode(batches), torch)
             linears = _linears(model)
             out["weights"] = [m.weight.detach().cpu() for m in linears]
@@ -110,6 +113,32 @@ def probe_module(child: Any, *, measure: str, entry: str, ctor_args: Any, init: 
         return out
     finally:
         torch.set_default_dtype(old_dtype)
+
+
+def grader_weights(seed: int, index: int, shapes: list, dtype: str) -> tuple[list, list]:
+    """Seeded weights and biases for layers of these shapes (as the model's dtype holds them)."""
+    rng = np.random.default_rng([int(seed), int(index)])
+    weights, biases = [], []
+    for shape in shapes:
+        bound = 1.0 / math.sqrt(max(int(np.prod(shape[1:])), 1))
+        w, b = rng.uniform(-bound, bound, size=tuple(shape)), rng.uniform(-bound, bound, size=int(shape[0]))
+        weights.append(w.astype(dtype).astype(np.float64))
+        biases.append(b.astype(dtype).astype(np.float64))
+    return weights, biases
+
+
+def _set_weights(model: Any, spec: dict, torch: Any) -> None:
+    """Copy grader_weights into the model's nn.Linear layers when their shapes are the expected ones."""
+    linears = _linears(model)
+    shapes = [list(s) for s in spec["shapes"]]
+    if [list(m.weight.shape) for m in linears] != shapes:
+        return  # the parent reports the wrong shapes; nothing to compare the values with
+    weights, biases = grader_weights(spec["seed"], spec["index"], shapes, str(torch.get_default_dtype()).split(".")[-1])
+    with torch.no_grad():
+        for m, w, b in zip(linears, weights, biases):
+            m.weight.copy_(torch.as_tensor(w))
+            if m.bias is not None:
+                m.bias.copy_(torch.as_tensor(b))
 
 
 def _seed(seed: int) -> None:
@@ -394,6 +423,9 @@ class ModuleCheck(Check):
                                       "ctor_args": protocol.encode(ctor)}
             if self.measure == "structure":
                 params["batches"] = protocol.encode(self.forward_batches())
+                if self.frozen and "weights_seed" in self.frozen:
+                    params["set_weights"] = {"seed": self.frozen["weights_seed"], "index": i,
+                                             "shapes": self.layer_shapes(args)}
             else:
                 params.update(init=self.opt("init"), init_args=protocol.encode(init_args))
             if self.measure == "init":
@@ -533,7 +565,10 @@ class ModuleCheck(Check):
                 if tuple(actual.shape) != want:
                     return f"{model_text} on {where} returned shape {_shape(actual.shape)}, expected {_shape(want)}."
             if self.opt("forward"):
-                message = self.forward_problem(model_text, where, args, value, batch, actual)
+                try:
+                    message = self.forward_problem(model_text, where, args, value, batch, actual)
+                except FrozenMiss:
+                    message = ""  # a student copy knows the forward pass for the grader's weights only
                 if message:
                     return message
         return ""
@@ -554,8 +589,9 @@ class ModuleCheck(Check):
         cmp = compare(actual, expected, rtol=self.spec.rtol, atol=self.spec.atol, name="the output")
         if cmp.ok:
             return ""
-        lines = [f"{model_text} on {where}: the output is not the forward pass computed with your own layers' "
-                 f"weights and biases.", cmp.message]
+        whose = ("the weights and biases this check set in your layers" if self.frozen is not None
+                 else "your own layers' weights and biases")
+        lines = [f"{model_text} on {where}: the output is not the forward pass computed with {whose}.", cmp.message]
         cause = ""
         for mistake in self.spec.mistakes:
             try:
@@ -731,8 +767,66 @@ class ModuleCheck(Check):
                             f"every layer.")
         return ""
 
+    # -- the student copy ----------------------------------------------------------------------
+    def layer_shapes(self, args: tuple) -> list[list[int]]:
+        ctor, _ = self.split(args)
+        return [[int(n) for n in s] for s in self.fn(self.opt("layers"))(*ctor)]
+
+    def weights_seed(self) -> int:
+        """The seed of the weights a student copy sets in the student's layers (structure with `forward`)."""
+        if self.frozen and "weights_seed" in self.frozen:
+            return int(self.frozen["weights_seed"])
+        return int(self.rng().integers(2**31))
+
+    def rehearse(self) -> None:
+        """Every call of functions.py judging may make, at every input (export-student records them)."""
+        self.prepare()
+        if self.measure == "structure" and self.opt("forward") and self.opt("layers"):
+            # the forward pass with the weights the copy sets in the student's layers, on every batch
+            seed = self.weights_seed()
+            self._weights_seed = seed
+            for i, args in enumerate(self.inputs()):
+                weights, biases = grader_weights(seed, i, self.layer_shapes(args), self.dtype)
+                for batch in self.forward_batches():
+                    x = batch.astype(np.float32).astype(np.float64) if self.dtype == "float32" else batch
+                    self.run_forward(self.opt("forward"), weights, biases, x)
+                    for mistake in self.spec.mistakes:
+                        try:
+                            self.run_forward(mistake.function, weights, biases, x)
+                        except Exception:
+                            continue
+        if self.opt("forward_inputs"):
+            batches = self.forward_batches()
+            if self.opt("output"):
+                for batch in batches:
+                    self.expected_shape(batch)
+        if self.opt("batch"):
+            self.fixed_batch()
+        for i, args in enumerate(self.inputs()):
+            ctor, init_args = self.split(args)
+            shapes = [list(s) for s in self.fn(self.opt("layers"))(*ctor)] if self.opt("layers") else []
+            for name in ([self.opt("init_bound")] if self.opt("init_bound") else []) + \
+                    [m.function for m in self.spec.mistakes]:
+                for shape in shapes:
+                    try:
+                        self.bound(name, shape, init_args)
+                    except Exception:
+                        break  # a mistake that does not apply here: never matched
+
+    def frozen_values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if getattr(self, "_weights_seed", None) is not None:
+            out["weights_seed"] = self._weights_seed
+        if self.measure == "grad_norms":
+            self.prepare()  # the reference runs `forward` on tensors that need grad: stored as values
+            out["reference"] = [protocol.encode(np.asarray(r)) for r in self._reference]
+        return out
+
     # -- grad norms --------------------------------------------------------------------------
     def prepare(self) -> None:
+        if self.measure == "grad_norms" and getattr(self, "_reference", None) is None and self.frozen \
+                and "reference" in self.frozen:
+            self._reference = [np.asarray(protocol.decode(r), dtype=np.float64) for r in self.frozen["reference"]]
         if self.measure == "grad_norms" and getattr(self, "_reference", None) is None:
             with _one_thread():
                 self._reference = [self.reference_norms(args) for args in self.inputs()]

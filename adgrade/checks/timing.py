@@ -97,6 +97,9 @@ class TimingCheck(Check):
     #: what the child measures: "cpu" (process CPU time, not inflated by a busy machine) or "wall"
     clock: ClassVar[str] = "cpu"
     crosses_test_functions = False  # its one test function goes to both candidates, first (requests)
+    #: a student copy keeps the candidates' wrappers and the input generator (inputs hold no answers;
+    #: the copy draws them from its practice stream)
+    student_side: ClassVar[tuple[str, ...]] = ("inputs", "entries", "test_functions")
 
     # -- spec ---------------------------------------------------------------------------
     @classmethod
