@@ -34,6 +34,9 @@ class Unkeyable(Exception):
 def _part(value: Any) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
+    own = getattr(type(value), "__dict__", {}).get("frozen_key") or getattr(value, "__dict__", {}).get("frozen_key")
+    if isinstance(own, str):  # an object that says how it is looked up (an instrumented namespace)
+        return own
     if type(value).__name__ in ("TestFunctionRef", "ParentFunction"):  # a test function: by its name
         return "fn:" + str(getattr(value, "name", None) or getattr(value, "__name__", ""))
     if isinstance(value, types.ModuleType):  # the array namespace a trusted function is handed

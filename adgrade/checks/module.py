@@ -640,6 +640,8 @@ class ModuleCheck(Check):
             self.run_forward(name, weights, biases, x, counter)
         except Exception:
             return ""
+        if self.frozen is not None:  # a student copy: what the frozen forward pass called, as recorded
+            counter.seen, counter.calls = (self.frozen.get("activations") or {}).get(str(len(weights)), [[], 0])
         used = [a for a in counter.seen if a in ACTIVATIONS]
         e = torch.tensor(expected)
         if used:
@@ -790,6 +792,7 @@ class ModuleCheck(Check):
                 for batch in self.forward_batches():
                     x = batch.astype(np.float32).astype(np.float64) if self.dtype == "float32" else batch
                     self.run_forward(self.opt("forward"), weights, biases, x)
+                    self._rehearse_variants(weights, biases, x)
                     for mistake in self.spec.mistakes:
                         try:
                             self.run_forward(mistake.function, weights, biases, x)
@@ -813,10 +816,31 @@ class ModuleCheck(Check):
                     except Exception:
                         break  # a mistake that does not apply here: never matched
 
+    def _rehearse_variants(self, weights: list, biases: list, x: np.ndarray) -> None:
+        """The forward pass with each activation left out (forward_cause names a missing one from these)."""
+        from adgrade.backends import get_backend
+
+        xp = get_backend("torch").xp
+        counter = _ActivationXp(xp, skip=None)
+        try:
+            self.run_forward(self.opt("forward"), weights, biases, x, counter)
+        except Exception:
+            return
+        if self.frozen is None:
+            self._activations = getattr(self, "_activations", {})
+            self._activations[str(len(weights))] = [list(counter.seen), counter.calls]
+        for skip in ["all"] + list(range(1, counter.calls + 1)):
+            try:
+                self.run_forward(self.opt("forward"), weights, biases, x, _ActivationXp(xp, skip=skip))
+            except Exception:
+                continue
+
     def frozen_values(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if getattr(self, "_weights_seed", None) is not None:
             out["weights_seed"] = self._weights_seed
+        if getattr(self, "_activations", None):
+            out["activations"] = self._activations
         if self.measure == "grad_norms":
             self.prepare()  # the reference runs `forward` on tensors that need grad: stored as values
             out["reference"] = [protocol.encode(np.asarray(r)) for r in self._reference]
@@ -1115,6 +1139,8 @@ class _ActivationXp:
         self._xp, self._skip = xp, skip
         self.calls = 0
         self.seen: list[str] = []
+        #: how a student copy looks up a forward pass made with this namespace (adgrade/frozen.py)
+        self.frozen_key = f"xp/skip={skip}"
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._xp, name)
