@@ -148,6 +148,28 @@ def test_practice_inputs_are_not_the_graded_ones_but_course_examples_stay():
     assert not set(g[:-1]) & set(p[:-1])
 
 
+def test_a_frozen_function_answers_the_recorded_calls_only():
+    import types
+
+    from adgrade.frozen import FrozenFunction, FrozenMiss, Recorder, call_key
+    from adgrade.runner import protocol
+
+    module = types.ModuleType("fns")
+    module.grad = lambda xp, x: 3 * x ** 2
+    recorder = Recorder(module)
+    x = np.array([1.0, 2.0])
+    assert np.array_equal(recorder.grad(np, x), [3.0, 12.0])
+    recorder.grad(np, np.float64(3.5))
+    frozen = FrozenFunction("grad", recorder.calls["grad"])
+    # what the copy is handed back (decoded from JSON) looks the call up like the original arguments
+    decoded = protocol.decode(protocol.encode(x))
+    assert np.array_equal(frozen(np, decoded), [3.0, 12.0])
+    assert call_key((3.5,)) == call_key((np.float64(3.5),)) == call_key((np.asarray(3.5),))
+    assert float(frozen(np, 3.5)) == 36.75
+    with pytest.raises(FrozenMiss, match="practice inputs"):
+        frozen(np, np.array([1.0, 2.5]))  # any other input: the copy cannot compute the answer
+
+
 # -- refusals: before anything is written ------------------------------------------------------
 
 def test_a_judge_that_may_compute_the_answer_is_refused_naming_the_check(tmp_path):
