@@ -348,7 +348,8 @@ def test_validate_checks_the_examples(tmp_path):
 
 
 def test_validate_refuses_a_threshold_without_margin(tmp_path):
-    folder = _copy(tmp_path, lambda s: s.replace("threshold = 0.05", "threshold = 0.0004"))
+    # the reference's held-out MSE is 6.8e-5 on this fixture's (seeded) data: a threshold of 1e-4 leaves no margin
+    folder = _copy(tmp_path, lambda s: s.replace("threshold = 0.05", "threshold = 0.0001"))
     spec = load_assignment(folder)
     check = check_of(spec, "train")
     problems = check.validate()
