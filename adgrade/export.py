@@ -176,9 +176,7 @@ def _freeze(check: Check, table: dict, module: Any, trusted: AssignmentSpec) -> 
                             + [m.function for m in spec.mistakes] + list(spec.options.values()), module)
     if not spec.judge_in_copy:
         named.discard(spec.judge or "")
-    # where the expected values themselves are stored, the calls that made them are not needed again
-    served = {getattr(spec, f) for f in ("expected", "analytic", "function")} if "expected" in data else set()
-    data["calls"] = {name: {} if name in served else recorder.calls.get(name, {}) for name in sorted(named - code)}
+    data["calls"] = {name: recorder.calls.get(name, {}) for name in sorted(named - code)}
     return table, data, code
 
 

@@ -234,9 +234,9 @@ class CallCheck(Check):
                     continue  # one that does not apply to these arguments: never matched
 
     def frozen_values(self) -> dict[str, Any]:
-        if type(self).prepare is not CallCheck.prepare:
-            return {}
-        self.prepare()  # the expected side may be autodiff of `function`: stored as values
+        # the expected side may be autodiff of `function` (not a call that can be looked up): stored as
+        # values, for the kinds whose prepare() reads them (the others find their calls in the tables)
+        self.prepare()
         return {"expected": [protocol.encode(e) for e in self._expected]}
 
     # -- judging ------------------------------------------------------------------------------
