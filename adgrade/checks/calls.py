@@ -259,6 +259,12 @@ class CallCheck(Check):
             calls = [by_id.get(f"{self.key}/{i}{suffix}") for i in range(n)]
             if any(a is None for a in calls):  # answers given by position only (older callers): the first n
                 calls = list(answers[:n]) if choice == 0 else calls
+            if any(a is None for a in calls) or len(calls) < n:
+                from adgrade.runner.parent import Answer
+
+                got = calls + [None] * (n - len(calls))
+                calls = [a if a is not None else Answer(f"{self.key}/{i}{suffix}", "not_run", message="not run")
+                         for i, a in enumerate(got)]
             groups.append((calls, by_id.get(f"{self.key}/path{suffix}")))
         if self.layout is None:
             return self.judge_choice(0, *groups[0])
