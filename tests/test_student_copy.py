@@ -202,19 +202,32 @@ def test_a_judge_that_may_compute_the_answer_is_refused_naming_the_check(tmp_pat
 # -- every bundled assignment, through the real CLI ----------------------------------------------
 
 BUNDLED = ["autograd-intro", "jax-nn", "autodiff-exercises", "jax-objectives", "torch-backprop"]
+#: docs/example-assignment's instructor-written set: the newer check kinds (autograd_function,
+#: convergence_rate, test functions, require) go through the copy too
+EXAMPLE = ROOT / "docs" / "example-assignment"
+ALL = BUNDLED + ["custom-gradients"]
+
+
+def _source(name):
+    return str(EXAMPLE / "problems" / name) if name == "custom-gradients" else name
+
+
+def _reference(name):
+    stem = name.replace("-", "_")
+    return EXAMPLE / "reference" / f"{stem}.py" if name == "custom-gradients" else ROOT / "reference" / f"{stem}.py"
 
 
 @pytest.fixture(scope="module")
 def copies(tmp_path_factory):
     """Every bundled assignment's student copy, as `adgrade export-student` writes it (made once)."""
     root = tmp_path_factory.mktemp("copies")
-    for name in BUNDLED:
-        proc = run_cli("export-student", name, str(root / name))
+    for name in ALL:
+        proc = run_cli("export-student", _source(name), str(root / name))
         assert proc.returncode == 0, proc.stderr
     return root
 
 
-@pytest.mark.parametrize("name", BUNDLED)
+@pytest.mark.parametrize("name", ALL)
 def test_the_copy_grades_the_reference_full_and_the_starter_zero(copies, name, tmp_path):
     """`adgrade grade` with the student copy: the reference earns every visible point, the starter none."""
     import shutil
@@ -222,7 +235,7 @@ def test_the_copy_grades_the_reference_full_and_the_starter_zero(copies, name, t
     stem = name.replace("-", "_")
     subs = tmp_path / "subs"
     subs.mkdir()
-    shutil.copy(ROOT / "reference" / f"{stem}.py", subs / "reference.py")
+    shutil.copy(_reference(name), subs / "reference.py")
     shutil.copy(copies / name / f"{stem}.py", subs / "starter.py")
     copy_dir = copies / name / "problems" / name
     proc = run_cli("grade", str(subs), "-a", str(copy_dir), "--out", str(tmp_path / "out"), "--workers", "2")
@@ -259,7 +272,7 @@ def _graded_pairs(check):
     return pairs
 
 
-@pytest.mark.parametrize("name", BUNDLED)
+@pytest.mark.parametrize("name", ALL)
 def test_no_function_in_a_copy_reproduces_a_graded_answer(copies, name):
     """Every function a copy holds (code, or frozen results), called on the graded inputs, misses every
     expected value there; only the inputs both sides share on purpose (the course's examples) are left out."""
@@ -278,7 +291,7 @@ def test_no_function_in_a_copy_reproduces_a_graded_answer(copies, name):
                  and getattr(f, "__module__", module.__name__) in (module.__name__, "adgrade.frozen")}
     assert functions
     student = types.SimpleNamespace()  # the student's definitions: none (a wrapper cannot call the answer)
-    original = load_assignment(name)
+    original = load_assignment(_source(name))
     checked = 0
     for _, checks in plan(original, GradeOptions()).problems:
         for check in checks:
