@@ -27,6 +27,14 @@ class FrozenMiss(LookupError):
     """A frozen function called on arguments the copy was not made with."""
 
 
+class FrozenRaised(Exception):
+    """A frozen function raising where the original raised on the same arguments."""
+
+
+#: how a recorded call that raised is stored
+RAISED = "__raised__"
+
+
 class Unkeyable(Exception):
     """Arguments that cannot be looked up (traced values, tensors that need grad ...)."""
 
@@ -108,7 +116,10 @@ class FrozenFunction:
         if key not in self.table:
             raise _miss(f"`{self.name}` is frozen in this student copy: it answers only the calls made "
                              f"on the copy's practice inputs")
-        return protocol.decode(self.table[key])
+        found = self.table[key]
+        if isinstance(found, dict) and RAISED in found:
+            raise FrozenRaised(f"`{self.name}` raised {found[RAISED]}")
+        return protocol.decode(found)
 
     def __repr__(self) -> str:
         return f"<frozen {self.name}: {len(self.table)} call(s)>"
@@ -135,7 +146,14 @@ def _recording(fn: Callable, name: str, calls: dict[str, dict[str, Any]]) -> Cal
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        result = fn(*args, **kwargs)
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # the copy raises too (a mistake that does not apply to these arguments)
+            try:
+                calls.setdefault(name, {})[call_key(args, kwargs)] = {RAISED: f"{type(exc).__name__}: {exc}"[:300]}
+            except Unkeyable:
+                pass
+            raise
         try:
             key = call_key(args, kwargs)
         except Unkeyable:

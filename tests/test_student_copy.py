@@ -168,6 +168,13 @@ def test_a_frozen_function_answers_the_recorded_calls_only():
     assert float(frozen(np, 3.5)) == 36.75
     with pytest.raises(FrozenMiss, match="practice inputs"):
         frozen(np, np.array([1.0, 2.5]))  # any other input: the copy cannot compute the answer
+    # a call that raised when recorded raises in the copy too (a mistake that does not apply there)
+    from adgrade.frozen import FrozenRaised
+
+    with pytest.raises(TypeError):
+        recorder.grad(np, "text")
+    with pytest.raises(FrozenRaised, match="TypeError"):
+        FrozenFunction("grad", recorder.calls["grad"])(np, "text")
 
 
 # -- refusals: before anything is written ------------------------------------------------------

@@ -226,12 +226,17 @@ class CallCheck(Check):
     # -- the student copy -----------------------------------------------------------------------
     def rehearse(self) -> None:
         self.prepare()
-        for mistake in self.spec.mistakes:  # known mistakes are frozen at the same inputs
-            for args in self.inputs():
-                try:
-                    self.fn(mistake.function)(np, *args)
-                except Exception:
-                    continue  # one that does not apply to these arguments: never matched
+        # known mistakes are frozen at the same inputs, called as known_mistake calls them: in every
+        # layout the task leaves open, with test functions as the grader's functions
+        transforms = ["none"] + ([c.transform for c in self.layout.choices[1:]] if self.layout is not None else [])
+        numpy = get_backend("numpy")
+        for mistake in self.spec.mistakes:
+            for transform in transforms:
+                for args in self.inputs():
+                    try:
+                        self.fn(mistake.function)(np, *self.with_functions(self._in_layout(args, transform), numpy))
+                    except Exception:
+                        continue  # one that does not apply to these arguments: never matched
 
     def frozen_values(self) -> dict[str, Any]:
         # the expected side may be autodiff of `function` (not a call that can be looked up): stored as
