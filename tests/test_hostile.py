@@ -274,45 +274,40 @@ librt = ctypes.CDLL(ctypes.util.find_library("rt") or "librt.so.1", use_errno=Tr
 KEY = 0x5ADA
 """
 
+# The attacks run inside the entry a check calls: slicing (issue 9) skips top-level statements no check needs.
 LEAVES_IPC = SYSV + """
 # %% p1
-# 64 MB of System V shared memory with a message for the next student, and a POSIX message queue
-seg = libc.shmget(KEY, 64 << 20, 0o1000 | 0o666)  # IPC_CREAT
-addr = libc.shmat(seg, None, 0)
-ctypes.memset(addr, 1, 64 << 20)
-ctypes.memmove(addr, b"hello next student", 18)
-sem = libc.semget(KEY, 1, 0o1000 | 0o666)
-msq = libc.msgget(KEY, 0o1000 | 0o666)
-mq = librt.mq_open(b"/adgrade-hello", os.O_CREAT | os.O_RDWR, 0o666, None)
-print("LEFT", json.dumps([seg, sem, msq, mq]))
-
-
 def square(x):
+    # 64 MB of System V shared memory with a message for the next student, and a POSIX message queue
+    seg = libc.shmget(KEY, 64 << 20, 0o1000 | 0o666)  # IPC_CREAT
+    addr = libc.shmat(seg, None, 0)
+    ctypes.memset(addr, 1, 64 << 20)
+    ctypes.memmove(addr, b"hello next student", 18)
+    sem = libc.semget(KEY, 1, 0o1000 | 0o666)
+    msq = libc.msgget(KEY, 0o1000 | 0o666)
+    mq = librt.mq_open(b"/adgrade-hello", os.O_CREAT | os.O_RDWR, 0o666, None)
+    print("LEFT", json.dumps([seg, sem, msq, mq]), flush=True)
     return x * x
 """ + HONEST_REST
 
 LOOKS_FOR_IPC = SYSV + """
 # %% p1
-found = {"shm": libc.shmget(KEY, 0, 0), "sem": libc.semget(KEY, 0, 0), "msg": libc.msgget(KEY, 0, 0),
-         "mq": librt.mq_open(b"/adgrade-hello", os.O_RDONLY, 0, None)}
-listed = {k: open(f"/proc/sysvipc/{k}").read().splitlines()[1:] for k in ("shm", "sem", "msg")}
-print("FOUND", json.dumps({"ids": found, "listed": listed}))
-
-
 def square(x):
+    found = {"shm": libc.shmget(KEY, 0, 0), "sem": libc.semget(KEY, 0, 0), "msg": libc.msgget(KEY, 0, 0),
+             "mq": librt.mq_open(b"/adgrade-hello", os.O_RDONLY, 0, None)}
+    listed = {k: open(f"/proc/sysvipc/{k}").read().splitlines()[1:] for k in ("shm", "sem", "msg")}
+    print("FOUND", json.dumps({"ids": found, "listed": listed}), flush=True)
     return x * x
 """ + HONEST_REST
 
 MAKES_USERNS = """
 import ctypes, json, subprocess
 # %% p1
-libc = ctypes.CDLL(None, use_errno=True)
-code = 0 if libc.unshare(0x10000000) == 0 else ctypes.get_errno()  # CLONE_NEWUSER
-tool = subprocess.run(["unshare", "-U", "-r", "id", "-u"], capture_output=True, text=True)
-print("USERNS", json.dumps({"unshare": code, "tool": tool.returncode, "id": tool.stdout.strip()}))
-
-
 def square(x):
+    libc = ctypes.CDLL(None, use_errno=True)
+    code = 0 if libc.unshare(0x10000000) == 0 else ctypes.get_errno()  # CLONE_NEWUSER
+    tool = subprocess.run(["unshare", "-U", "-r", "id", "-u"], capture_output=True, text=True)
+    print("USERNS", json.dumps({"unshare": code, "tool": tool.returncode, "id": tool.stdout.strip()}), flush=True)
     return x * x
 """ + HONEST_REST
 
@@ -482,18 +477,16 @@ def test_leftovers_of_a_killed_grader_are_removed_at_the_next_start(tmp_path):
 PLANTS_CACHE = """
 import json, os
 # %% p1
-tried = {}
-for name, folder in (("own", os.environ.get("ADGRADE_JAX_CACHE", "")), ("trusted", "@@TRUSTED@@")):
-    try:
-        with open(os.path.join(folder, "jit_square-planted"), "w") as f:
-            f.write("a compiled executable for the next one to load")
-        tried[name] = "WROTE"
-    except OSError as exc:
-        tried[name] = type(exc).__name__
-print("CACHE", json.dumps({"env": os.environ.get("ADGRADE_JAX_CACHE"), "tried": tried}))
-
-
 def square(x):
+    tried = {}
+    for name, folder in (("own", os.environ.get("ADGRADE_JAX_CACHE", "")), ("trusted", "@@TRUSTED@@")):
+        try:
+            with open(os.path.join(folder, "jit_square-planted"), "w") as f:
+                f.write("a compiled executable for the next one to load")
+            tried[name] = "WROTE"
+        except OSError as exc:
+            tried[name] = type(exc).__name__
+    print("CACHE", json.dumps({"env": os.environ.get("ADGRADE_JAX_CACHE"), "tried": tried}), flush=True)
     return x * x
 """ + HONEST_REST
 
@@ -632,18 +625,14 @@ def test_a_project_handed_in_with_its_libraries_is_chosen_from_without_reading_t
 DOWNLOADS = """
 import os, urllib.request
 # %% p1
-os.makedirs("/tmp/mnist_data", exist_ok=True)
-
-
 def square(x):
+    os.makedirs("/tmp/mnist_data", exist_ok=True)
     return x * x
 
 
 # %% p2
-urllib.request.urlopen("http://example.com/mnist.npz", timeout=2)
-
-
 def double(x):
+    urllib.request.urlopen("http://example.com/mnist.npz", timeout=2)
     return 2 * x
 
 
@@ -670,24 +659,21 @@ def test_the_sandboxs_rules_are_said_in_the_students_words(tmp_path, adversarial
 LOCKS_SCRATCH = """
 import os
 # %% p1
-os.makedirs("hoard/inner")
-with open("hoard/inner/blob", "wb") as f:
-    f.write(b"x" * (10 << 20))
-os.chmod("hoard/inner", 0)
-os.chmod("hoard", 0)
-
-
 def square(x):
+    if not os.path.exists("hoard"):
+        os.makedirs("hoard/inner")
+        with open("hoard/inner/blob", "wb") as f:
+            f.write(b"x" * (10 << 20))
+        os.chmod("hoard/inner", 0)
+        os.chmod("hoard", 0)
     return x * x
 """ + HONEST_REST
 
 NEEDS_SCRATCH = """
 # %% p1
-with open("data.bin", "wb") as f:
-    f.write(b"x" * (10 << 20))
-
-
 def square(x):
+    with open("data.bin", "wb") as f:
+        f.write(b"x" * (10 << 20))
     return x * x
 """ + HONEST_REST
 

@@ -267,11 +267,12 @@ class _Server:
         return st.f_files - st.f_ffree
 
     def submission_memory(self) -> int:
-        """Bytes the running submission holds: the anonymous memory of every process in the sandbox's pid
-        namespace beyond what each shares with the server, and its System V shared memory.
+        """Bytes the running submission holds: the resident anonymous memory of every process in the
+        sandbox's pid namespace (for the child the server forked, beyond what it shares with the server),
+        and its System V shared memory.
 
-        Copy-on-write memory one of the submission's processes shares with another it forked is counted in
-        both (a conservative estimate: no ptrace right is needed to read it)."""
+        Copy-on-write memory one of the submission's processes shares with another it forked (not exec'd)
+        is counted in both (a conservative estimate: no ptrace right is needed to read it)."""
         me = os.getpid()
         total = sysv_shm_bytes()
         try:
@@ -281,7 +282,10 @@ class _Server:
         for pid in pids:
             if pid == me or (pid == 1 and me != 1):
                 continue  # this server, and bubblewrap's own init when the server is not pid 1
-            total += max(0, _statm_anon(pid) - self.base_anon)
+            anon = _statm_anon(pid)
+            # only the child the server forked shares the server's pages; a process the submission started
+            # (exec'd) owns all of its memory
+            total += max(0, anon - self.base_anon) if pid in self.children else anon
         return total
 
     def watch(self) -> None:
