@@ -484,6 +484,8 @@ def report_from_dict(data: dict[str, Any]) -> Report:
     report.output = data.get("output", "") or ""
     report.duration_s = float(data.get("duration_s", 0.0) or 0.0)
     report.hidden_not_run = int(data.get("hidden_not_run", 0) or 0)
+    report.flags = [str(f) for f in data.get("flags", []) or []]
+    report.review = [str(r) for r in data.get("review", []) or []]
     for p in data.get("problems", []):
         problem = ProblemResult(p["id"], p.get("title", ""), bool(p.get("bonus", False)), float(p["max_score"]))
         problem.notes = list(p.get("notes", []))

@@ -17,15 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from adgrade.audit import Audit, audit
 from adgrade.cells import (Cell, QuestionMatcher, SubmissionError, assign_questions, question_ends, read_submission,
                            top_level_definitions)
 from adgrade.checks import Check, get_check_class
 from adgrade.feedback import explain_error
-from adgrade.results import CheckResult, ProblemResult, Report
+from adgrade.results import FAILING, CheckResult, ProblemResult, Report
 from adgrade.runner.limits import Limits
 from adgrade.runner.parent import Answer, Job, Launcher, ProcessRunner, RunOutcome
 from adgrade.slicing import Question, SlicePlan, check_roots, full_run_reason, plan_slice, skipped_notes, statement_label
 from adgrade.spec import AssignmentSpec, ProblemSpec
+from adgrade.trust import REVIEW, TAMPERING, bound_report, oversized, tampered_message
 
 
 #: the note when the grader's runner failed: an infrastructure failure, not a verdict on the student
@@ -90,6 +92,9 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
     job, notes, unmarked = build_job(path, cells, assignment, the_plan, options)
     _give_sources(cells, assignment, the_plan)
     report.notes.extend(notes)
+    source = audit(cells)  # read before it runs: nothing the process says changes it
+    for touch in source.touches:
+        report.flag(REVIEW, f"its code reaches for the grader's channel or internals: {touch}")
     limits = Limits(memory_mb=options.memory_limit_mb or assignment.memory_limit_mb)
     launcher = options.launcher_factory(limits) if options.launcher_factory else Launcher(limits)  # type: ignore[operator]
     runner = ProcessRunner(launcher, limits)
@@ -143,10 +148,16 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
         result.notes.extend(cell_notes)
         if problem.id in unmarked:
             result.notes.append(unmarked[problem.id])
+        tampered = outcome.tampered_questions.get(problem.id)
         for check in checks:
+            if tampered:
+                result.checks.append(check.result("error", tampered_message(tampered)))
+                continue
             answers = [outcome.answers.get(r.id) or Answer(r.id, "not_run", message="not run")
                        for r in check.requests()]
             judged = _judge(check, answers, outcome, prepare_errors.get(check.key))
+            if judged.status not in FAILING:  # the process's record saw nothing: the source may say more
+                judged = _manual_in_source(check, source) or judged
             result.checks.append(judged)
             # conventions accepted on the way (a layout detected, float32 tolerance): said once per question
             for note in judged.details.get("notes", ()):
@@ -159,7 +170,10 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
         report.problems.append(result)
     if outcome.fatal:
         report.notes.append(outcome.fatal)
+    for note in outcome.tampering:
+        report.flag(TAMPERING, f"broke the grader's protocol: {note}")
     report.duration_s = time.monotonic() - started
+    bound_report(report)
     return report
 
 
@@ -342,12 +356,29 @@ def _judge(check: Check, answers: list[Answer], outcome: RunOutcome, prepare_err
                                      f"in your work; tell your instructor): {prepare_error}")
     if outcome.fatal and all(a.status == "not_run" for a in answers):
         return check.result("error", outcome.fatal)
+    too_large = oversized(check, answers)
+    if too_large:
+        return check.result("failed", too_large)
     try:
         return check.judge(answers)
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
         return check.result("error", f"the grader failed while judging this check ({type(exc).__name__}: {exc}); "
                                      "this is a grader bug, please report it")
+
+
+def _manual_in_source(check: Check, source: Audit) -> CheckResult | None:
+    """A "manual" entry whose source reaches autodiff fails, whatever its process reported of the calls
+    it made (aliases and private modules included: audit.py)."""
+    if not check.spec.manual:
+        return None
+    entries = [check.spec.entry] if check.spec.entry else list(check.problem.entries)
+    found = [f for entry in entries for f in source.autodiff_reach(entry)]
+    if not found:
+        return None
+    shown = "; ".join(str(f) for f in found[:3]) + (f" (and {len(found) - 3} more)" if len(found) > 3 else "")
+    return check.result("failed", f"{check.subject} must compute the derivative by hand, but its code reaches "
+                                  f"automatic differentiation: {shown}. Write out the derivative yourself.")
 
 
 def _cell_failures(cells: list[Cell], job: Job, outcome: RunOutcome, question: str | None) -> list[str]:

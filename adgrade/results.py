@@ -15,6 +15,8 @@ from adgrade import __version__
 CHECK_STATUSES = ("passed", "failed", "error", "timeout", "skipped", "inconclusive", "warning")
 #: statuses that make a problem fail
 FAILING = ("failed", "error", "timeout")
+#: a report's flags for the instructor, gravest first (Report.flags)
+FLAG_ORDER = ("tampering", "review")
 
 
 @dataclass
@@ -90,6 +92,11 @@ class Report:
     hidden_not_run: int = 0
     #: set when the grader itself failed (not the submission): batch grading retries these on --resume
     grader_error: str = ""
+    #: for the instructor: "tampering" (the submission broke the grader's protocol: those questions got 0),
+    #: "review" (its code touches the grader's channel or adgrade's internals: look at it)
+    flags: list[str] = field(default_factory=list)
+    #: why each flag was raised, with the submission's lines
+    review: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -131,7 +138,17 @@ class Report:
             out["hidden_not_run"] = self.hidden_not_run
         if self.grader_error:
             out["grader_error"] = self.grader_error
+        if self.flags:
+            out["flags"] = list(self.flags)
+            out["review"] = list(self.review)
         return out
+
+    def flag(self, name: str, why: str) -> None:
+        if name not in self.flags:
+            self.flags.append(name)
+            self.flags.sort(key=lambda f: (FLAG_ORDER.index(f) if f in FLAG_ORDER else len(FLAG_ORDER), f))
+        if why not in self.review:
+            self.review.append(why)
 
 
 def _plain_details(details: dict[str, Any]) -> dict[str, Any]:

@@ -39,7 +39,9 @@ def gradebook_rows(reports: dict[str, dict[str, Any]]) -> tuple[list[str], list[
         for p in data.get("problems", []):
             if p["id"] not in problems:
                 problems.append(p["id"])
-    header = FIXED_HEAD + problems + FIXED_TAIL
+    # "flags" (tampering, review: results.Report.flags) only in a class where some report has one
+    flagged = any(data.get("flags") for data in reports.values())
+    header = FIXED_HEAD + problems + FIXED_TAIL + (["flags"] if flagged else [])
     rows = []
     for student in sorted(reports):
         data = reports[student]
@@ -49,6 +51,8 @@ def gradebook_rows(reports: dict[str, dict[str, Any]]) -> tuple[list[str], list[
         row += [_number(by_id[q]["score"]) if q in by_id else "" for q in problems]
         status = "error" if data.get("grader_error") else data.get("status", "")  # graded again on --resume
         row += [_number(data.get("score", 0)), _number(data.get("max_score", 0)), status]
+        if flagged:
+            row.append(" ".join(str(f) for f in data.get("flags") or [] if isinstance(f, str))[:200])
         rows.append(row)
     return header, rows
 

@@ -211,13 +211,17 @@ class Child:
             finally:
                 _recording = False
                 self.after_student_code()
-            reply.update(ok=True, value=protocol.encode(value))
+            reply.update(ok=True, value=protocol.encode(value, max_items=protocol.MAX_ITEMS))
         except MissingEntry as exc:
             reply.update(ok=False, error={"type": "MissingEntry", "message": exc.name, "traceback": ""})
         except BaseException as exc:
             reply.update(ok=False, error=self.describe_error(exc))
         reply["seconds"] = time.perf_counter() - started
         reply["autodiff_calls"] = sorted(set(_recorded))
+        if reply.get("ok") and protocol.frame_size(reply) > protocol.MAX_ANSWER_FRAME - 4096:
+            # the parent reads no larger frame: say what it was instead
+            reply["value"] = {"__opaque__": "answer", "reason": f"too large to return (more than "
+                                                              f"{protocol.MAX_ANSWER_FRAME // 2**20} MB)"}
         self.send(reply)
 
     def describe_error(self, exc: BaseException) -> dict:
@@ -236,7 +240,7 @@ class Child:
         last = frames[-1] if frames else None
         if last is not None and (not student or last is not student[-1]):
             lines.append(f"  ... raised inside {os.path.basename(last.filename)}, line {last.lineno}, in {last.name}\n")
-        described = {"type": type(exc).__name__, "message": message[:2000], "line": line, "cell": where,
+        described = {"type": type(exc).__name__[:200], "message": message[:2000], "line": line, "cell": where,
                      "traceback": "".join(lines)[-4000:]}
         # raised in the problem set's own code (a wrapper or test function sent by source), below the student's
         # last frame: the parent tells a bug of the problem set from the student's error
@@ -327,11 +331,36 @@ def _unbuffered_stdio() -> None:
         setattr(sys, name, stream)
 
 
+#: the channel to the grader is moved up to here (or just under the open-files limit), out of the way of the
+#: student's own files
+HIGH_FD = 900
+
+
+def hide_channel(out_fd: int) -> int:
+    """Move the frames pipe to a high, close-on-exec descriptor: a student's file or subprocess never lands
+    on it by accident. Not a defence (code in this process can find any descriptor); the parent's
+    schedule is (runner/schedule.py)."""
+    import fcntl
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(HIGH_FD, soft - 16) if soft > 0 else HIGH_FD
+    try:
+        if target <= out_fd:
+            raise OSError("no room above it")
+        high = fcntl.fcntl(out_fd, fcntl.F_DUPFD_CLOEXEC, target)
+    except OSError:  # a low RLIMIT_NOFILE: keep it where it is, close-on-exec
+        os.set_inheritable(out_fd, False)
+        return out_fd
+    os.close(out_fd)
+    return high
+
+
 def serve(in_fd: int, out_fd: int) -> None:
     _unbuffered_stdio()
     setup = protocol.read_frame_blocking(in_fd)
     os.close(in_fd)
-    Child(setup, out_fd).run()
+    Child(setup, hide_channel(out_fd)).run()
 
 
 def main(argv: list[str]) -> int:

@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from adgrade.runner import cputime, protocol
+from adgrade.runner.budget import RunBudget
 from adgrade.runner.limits import Limits, child_environment
+from adgrade.runner.schedule import Schedule, expected_frames
 
 #: a step whose process wanted the CPU but did not get it (a busy machine) is stopped on the wall clock
 #: only after this many times its limit (and at least BACKSTOP_MIN_EXTRA seconds more than it)
@@ -33,7 +35,7 @@ BACKSTOP_MIN_EXTRA = 30.0
 @dataclass
 class CellOutcome:
     index: int
-    status: str  # ok | error | timeout | crashed | skipped
+    status: str  # ok | error | timeout | crashed | skipped | tampered
     error: dict | None = None
     message: str = ""
     seconds: float = 0.0  # from cell_start to cell_end, as the parent saw it
@@ -42,7 +44,7 @@ class CellOutcome:
 @dataclass
 class Answer:
     id: str
-    status: str  # ok | error | missing | timeout | crashed | not_run
+    status: str  # ok | error | missing | timeout | crashed | not_run | tampered
     value: Any = None
     error: dict | None = None
     message: str = ""
@@ -75,6 +77,14 @@ class Job:
     statement_labels: dict[int, dict[int, str]] = field(default_factory=dict)
     #: the engine's analysis behind the three fields above (never sent to the child)
     slice_plan: Any = field(default=None, repr=False, compare=False)
+    #: wall (and CPU) seconds for the whole run, every restart included; None: budget.RunBudget.for_job's
+    total_time_limit: float | None = None
+
+    def question_of(self, request_id: str) -> str | None:
+        for question, requests in self.requests.items():
+            if any(r["id"] == request_id for r in requests):
+                return question
+        return None
 
 
 @dataclass
@@ -100,6 +110,10 @@ class RunOutcome:
     restarts: int = 0
     seconds: float = 0.0
     setup_seconds: float = 0.0
+    #: what the submission's process sent that broke the protocol, for the instructor (empty: nothing)
+    tampering: list[str] = field(default_factory=list)
+    #: questions whose code broke the protocol -> what it sent: all their checks get 0
+    tampered_questions: dict[str, str] = field(default_factory=dict)
 
 
 class OutputCapture(threading.Thread):
@@ -272,9 +286,11 @@ class ProcessRunner:
         if prepare is not None:
             prepare(job)
         parent = getattr(self.launcher, "scratch_parent", None)
+        budget = RunBudget.for_job(job)  # from here: a fork server's start is the grader's time, not the student's
         with tempfile.TemporaryDirectory(prefix="adgrade-scratch-", dir=parent, ignore_cleanup_errors=True) as scratch:
             while True:
-                state = _Attempt(self, job, Path(scratch), skip_cells, done, outcome, skip_statements, retried)
+                state = _Attempt(self, job, Path(scratch), skip_cells, done, outcome, skip_statements, retried,
+                                 budget)
                 captures.append(state.capture)
                 finished = state.go()
                 if finished or outcome.fatal:
@@ -299,7 +315,7 @@ class _Attempt:
 
     def __init__(self, runner: ProcessRunner, job: Job, scratch: Path, skip_cells: set[int], done: set[str],
                  outcome: RunOutcome, skip_statements: dict[int, set[int]] | None = None,
-                 retried: set[str] | None = None):
+                 retried: set[str] | None = None, budget: RunBudget | None = None):
         self.runner = runner
         self.job = job
         self.skip_cells = skip_cells
@@ -312,20 +328,22 @@ class _Attempt:
         self.start_usage: cputime.Usage | None = None
         self.done = done
         self.outcome = outcome
+        # the frames this life must send, in order: the parent owns the schedule, not the child
+        self.schedule = Schedule(expected_frames(job.schedule, job.requests, skip_cells, done))
+        self.last_step: tuple[str, Any] | None = None  # ("cell", index) or ("request", id) that ran last
         proc, self.setup_fd, self.frames_fd, out_fd = runner.launcher.start(scratch)
         self.proc: ChildHandle = as_handle(proc)
         self.capture = OutputCapture(out_fd)
         self.capture.start()
         self.reader = protocol.FrameReader()
         self.phase: tuple[str, Any] = ("setup", None)
-        self.phase_started = time.monotonic()
+        self.life_started = self.phase_started = time.monotonic()
         self.deadline = self.phase_started + job.setup_time_limit
         self.start_usage = self._usage()
-        # Every step has its own deadline, restarted by the child's frames; a child that forges frames to
-        # restart them forever still meets this one: no honest life of the process lasts longer.
-        self.budget = 2 * job.setup_time_limit + sum(job.cell_time_limit.values()) + sum(
-            job.request_time_limit.values())
-        self.hard_deadline = self.phase_started + self.budget
+        # one bound over every life together: restarts do not multiply the time limits
+        self.budget = budget or RunBudget.for_job(job)
+        self.hard_deadline = self.budget.deadline()
+        self.life_cpu: float | None = None
 
     def go(self) -> bool:
         """True when the child finished its schedule; False when it must be restarted."""
@@ -334,6 +352,7 @@ class _Attempt:
             return self._watch()
         finally:
             self._kill()
+            self.budget.end_life(self.life_cpu)
             os.close(self.frames_fd)
             self.capture.join(timeout=2)
 
@@ -359,10 +378,9 @@ class _Attempt:
     def _watch(self) -> bool:
         while True:
             now = time.monotonic()
-            if now >= self.hard_deadline:
+            if now >= self.hard_deadline or self.budget.cpu_exhausted(self._cpu()):
                 self._failed("timeout")
-                self.outcome.fatal = (f"the submission's process ran longer than all its time limits together "
-                                      f"({self.budget:.0f} s); grading stopped")
+                self.outcome.fatal = self.budget.describe(self.outcome.restarts)
                 return False
             if now >= self.deadline:
                 verdict = self._over_limit(now)
@@ -378,68 +396,97 @@ class _Attempt:
                 chunk = b""
             if not chunk:
                 return self._failed("crashed")
+            self.reader.feed(chunk)
             try:
-                frames = self.reader.feed(chunk)
+                while True:
+                    frame = self.reader.pop(self.schedule.size_limit())
+                    if frame is None:
+                        break
+                    if self._on_frame(frame):
+                        return True
             except protocol.ProtocolError as exc:
-                return self._failed("crashed", f"sent something the grader cannot read ({exc})")
-            for frame in frames:
-                if self._on_frame(frame):
-                    return True
-            if self.reader.error is not None:  # a bad frame after good ones: blame the step it came in
-                return self._failed("crashed", f"sent something the grader cannot read ({self.reader.error})")
+                return self._tampered(str(exc))
+
+    def _cpu(self) -> float | None:
+        """CPU seconds of this life's processes so far (the last reading; None: cannot be measured here)."""
+        usage = self._usage()
+        if usage is not None:
+            self.life_cpu = usage.cpu
+        return self.life_cpu
 
     def _on_frame(self, frame: dict) -> bool:
-        event = frame.get("event")
+        """Take the frame due (ProtocolError for any other); True when the child finished its schedule."""
         now = time.monotonic()
-        if event == "ready":
-            self.outcome.setup_seconds = max(self.outcome.setup_seconds, float(frame.get("seconds", 0) or 0))
+        event = self.schedule.accept(frame, now - self.life_started)
+        kind, key = event.due.event, event.due.key
+        if kind == "ready":
+            self.outcome.setup_seconds = max(self.outcome.setup_seconds, event.seconds)
             self._phase(("idle", None), now, self.job.setup_time_limit)
-        elif event == "cell_start":
-            index = frame.get("index")
+        elif kind == "cell_start":
             self.statement = None
-            self._phase(("cell", index), now, self.job.cell_time_limit.get(index, self.job.setup_time_limit))
-        elif event == "statement":
-            # which top-level statement of the running cell starts: only to name it, or to skip it when it
-            # hangs and defines nothing a check needs; a forged one can only move the blame within the cell
-            stmt = frame.get("stmt")
-            if self.phase[0] == "cell" and frame.get("index") == self.phase[1] and type(stmt) is int:
-                self.statement = stmt
-        elif event == "cell_end":
-            index = frame.get("index")
-            error = frame.get("error") if isinstance(frame.get("error"), dict) else None
-            seconds = now - self.phase_started if self.phase == ("cell", index) else 0.0
-            self.outcome.cells[index] = CellOutcome(index, "error" if error else "ok", error, seconds=seconds)
+            self._phase(("cell", key), now, self.job.cell_time_limit.get(key, self.job.setup_time_limit))
+        elif kind == "statement":
+            # which top-level statement of the running cell starts (runner/schedule.py checked it is a later
+            # one of this cell): only to name it, or to skip it when it hangs and defines nothing a check needs
+            self.statement = key[1]
+        elif kind == "cell_end":
+            seconds = now - self.phase_started
+            self.outcome.cells[key] = CellOutcome(key, "error" if event.error else "ok", event.error, seconds=seconds)
+            self.last_step = ("cell", key)
             self._phase(("idle", None), now, self.job.setup_time_limit)
-        elif event == "request_start":
-            rid = str(frame.get("id"))
-            self._phase(("request", rid), now, self.job.request_time_limit.get(rid, 10.0))
-        elif event == "answer":
-            if self.phase == ("request", str(frame.get("id"))):
-                self._on_answer(frame)
-                self._phase(("idle", None), now, self.job.setup_time_limit)
-        elif event == "finished":
+        elif kind == "request_start":
+            self._phase(("request", key), now, self.job.request_time_limit.get(key, 10.0))
+        elif kind == "answer":
+            if event.ok:
+                answer = Answer(key, "ok", value=event.value, autodiff_calls=event.autodiff_calls,
+                                seconds=event.seconds)
+            else:
+                status = "missing" if event.error.get("type") == "MissingEntry" else "error"
+                answer = Answer(key, status, error=event.error, autodiff_calls=event.autodiff_calls,
+                                seconds=event.seconds)
+            self.outcome.answers[key] = answer
+            self.done.add(key)
+            self.last_step = ("request", key)
+            self._phase(("idle", None), now, self.job.setup_time_limit)
+        elif kind == "finished":
             return True
         return False
 
-    def _on_answer(self, frame: dict) -> None:
-        rid = str(frame.get("id"))
-        if rid not in self.job.request_time_limit or rid in self.outcome.answers or self.phase != ("request", rid):
-            return  # not the request being answered, or answered already: a forged frame changes nothing
-        calls = [str(c)[:80] for c in frame.get("autodiff_calls", [])[:50] if isinstance(c, str)]
-        seconds = float(frame.get("seconds") or 0.0) if isinstance(frame.get("seconds"), (int, float)) else 0.0
-        if frame.get("ok"):
-            try:
-                value = protocol.decode(frame.get("value"))
-            except protocol.ProtocolError as exc:
-                answer = Answer(rid, "error", message=f"returned something the grader cannot read ({exc})")
-            else:
-                answer = Answer(rid, "ok", value=value, autodiff_calls=calls, seconds=seconds)
+    def _tampered(self, detail: str) -> bool:
+        """The child sent a frame that is not the one due, or a malformed one: the student's code wrote on
+        the grader's channel. The question whose code was running gets 0 (every check, answers received
+        for it included), its cells and requests are skipped from now on, and the other questions are
+        graded on. Never a grader failure. True (stop) when no step can be blamed (before the first)."""
+        self._kill()
+        kind, key = self.phase
+        if kind == "idle" and self.last_step is not None:
+            kind, key = self.last_step  # between steps: the code that ran last (a cell or an entry) wrote it
+            when = "just after"
         else:
-            error = frame.get("error") if isinstance(frame.get("error"), dict) else {}
-            status = "missing" if error.get("type") == "MissingEntry" else "error"
-            answer = Answer(rid, status, error=error, autodiff_calls=calls, seconds=seconds)
-        self.outcome.answers[rid] = answer
-        self.done.add(rid)
+            when = "while"
+        if kind == "cell":
+            question = self.job.cell_question.get(key)
+            where = f"{when} cell {key} ran" + (f" ({question})" if question else " (set-up code)")
+        elif kind == "request":
+            question = self.job.question_of(key)
+            where = f"{when} {question} was being checked ({key})"
+        else:
+            self.outcome.tampering.append(f"{detail} before any of its code ran")
+            for requests in self.job.requests.values():
+                for request in requests:
+                    self.done.add(request["id"])
+            return True
+        note = f"{detail} {where}"
+        self.outcome.tampering.append(note)
+        if kind == "cell":
+            self.skip_cells.add(key)
+            self.outcome.cells[key] = CellOutcome(key, "tampered", message=note)
+        if question is not None:
+            self.outcome.tampered_questions.setdefault(question, note)
+            for request in self.job.requests.get(question, ()):
+                self.done.add(request["id"])
+            self.skip_cells.update(i for i, q in self.job.cell_question.items() if q == question)
+        return False
 
     def _phase(self, phase: tuple[str, Any], now: float, limit: float) -> None:
         self.phase = phase
@@ -585,6 +632,7 @@ class _Attempt:
         return describe_exit(code, self.runner.limits)
 
     def _kill(self) -> None:
+        self._cpu()  # its last reading, while the process is still there
         if self.proc.poll() is None:
             self.proc.kill_group()
         try:

@@ -27,8 +27,18 @@ ALLOWED_DTYPES = {
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
     "float16", "float32", "float64", "complex64", "complex128",
 }
-#: largest frame the parent accepts from the child (huge arrays are a result, not a crash)
-MAX_FRAME_BYTES = 64 * 2**20
+#: largest array the child sends back (raw bytes; base64 adds a third): a larger one is reported as too large
+MAX_FRAME_BYTES = 32 * 2**20
+#: largest answer frame the parent reads; the child checks its own answer against it before sending, so an
+#: honest answer is never larger (a larger one is forged and breaks the protocol)
+MAX_ANSWER_FRAME = 48 * 2**20
+#: largest frame of any other event (cell and request markers, a cell's error with its traceback)
+MAX_EVENT_FRAME = 256 * 2**10
+#: most list/tuple/dict items in one answer: decoding a forged list of millions of numbers is refused
+#: (before it is built, where the frame's own size says so)
+MAX_ITEMS = 1_000_000
+#: longest string inside an answer
+MAX_STRING = 100_000
 #: deepest nesting the encoder follows (self-referencing lists end here)
 MAX_DEPTH = 32
 _HEADER = struct.Struct(">Q")
@@ -72,10 +82,24 @@ def _framework_array(value: Any) -> tuple[np.ndarray, str, bool] | None:
     return None
 
 
-def encode(value: Any, depth: int = 0) -> Any:
-    """Turn a student's answer into JSON-able plain data; never raises."""
+class _Items:
+    """How many container items an answer may still hold (the same count `decode` makes)."""
+
+    def __init__(self, limit: int | None):
+        self.left = limit
+
+    def take(self, n: int) -> bool:
+        if self.left is None:
+            return True
+        self.left -= n
+        return self.left >= 0
+
+
+def encode(value: Any, depth: int = 0, max_items: int | None = None) -> Any:
+    """Turn a student's answer into JSON-able plain data; never raises. `max_items` bounds the container
+    items of an answer (the child passes MAX_ITEMS; the grader's own inputs are not bounded)."""
     try:
-        return _encode(value, depth)
+        return _encode(value, depth, _Items(max_items))
     except Exception as exc:  # an object that raises on every method
         return {"__opaque__": _type_name(value), "reason": f"could not be read: {_short(exc)}"}
 
@@ -110,11 +134,15 @@ def _encode_array(arr: np.ndarray, framework: str, requires_grad: bool = False) 
     }
 
 
-def _encode(value: Any, depth: int) -> Any:
+def _encode(value: Any, depth: int, items: _Items) -> Any:
     if depth > MAX_DEPTH:
         return {"__opaque__": "nested structure", "reason": f"deeper than {MAX_DEPTH} levels"}
     # exact types only: a subclass of float could lie in __float__/__repr__
-    if value is None or type(value) in (bool, str):
+    if value is None or type(value) is bool:
+        return value
+    if type(value) is str:
+        if items.left is not None and len(value) > MAX_STRING:
+            return {"__opaque__": f"string of {len(value)} characters", "reason": "too large to return"}
         return value
     if type(value) is int:
         if abs(value) < 2**63:
@@ -136,42 +164,61 @@ def _encode(value: Any, depth: int) -> Any:
         arr, framework, requires_grad = found
         return _encode_array(arr, framework, requires_grad)
     if type(value) in (list, tuple):
-        return {"__seq__": type(value).__name__, "items": [_encode(v, depth + 1) for v in value]}
+        if not items.take(len(value)):
+            return {"__opaque__": f"{type(value).__name__} of {len(value)} items",
+                    "reason": f"too large to return (an answer holds at most {MAX_ITEMS} items)"}
+        return {"__seq__": type(value).__name__, "items": [_encode(v, depth + 1, items) for v in value]}
     if type(value) is dict:
-        items = []
+        if not items.take(len(value)):
+            return {"__opaque__": f"dict of {len(value)} items",
+                    "reason": f"too large to return (an answer holds at most {MAX_ITEMS} items)"}
+        pairs = []
         for k, v in value.items():
-            if type(k) not in (str, int):
+            if type(k) not in (str, int) or (type(k) is str and len(k) > MAX_STRING):
                 return {"__opaque__": "dict", "reason": f"key of type {_type_name(k)}"}
-            items.append([k, _encode(v, depth + 1)])
-        return {"__dict__": items}
+            pairs.append([k, _encode(v, depth + 1, items)])
+        return {"__dict__": pairs}
     return {"__opaque__": _type_name(value), "reason": "not an array, number, list, tuple or dict"}
 
 
 # -- decoding (runs in the parent) --------------------------------------------
 
-def decode(data: Any, depth: int = 0) -> Any:
-    """Rebuild plain values from `encode`'s output. Raises ProtocolError on malformed input."""
+def decode(data: Any, depth: int = 0, max_items: int | None = None) -> Any:
+    """Rebuild plain values from `encode`'s output. Raises ProtocolError on malformed input, and on more
+    than `max_items` container items (the parent passes MAX_ITEMS for answers, as the child's encoder does)."""
+    return _decode(data, depth, _Items(max_items))
+
+
+def _decode(data: Any, depth: int, items: _Items) -> Any:
     if depth > MAX_DEPTH + 2:
         raise ProtocolError("nesting too deep")
-    if data is None or isinstance(data, (bool, int, float, str)):
+    if type(data) is int and not -2**63 <= data < 2**63:
+        raise ProtocolError("an integer too large for any array")  # the encoder sends these as infinities
+    if data is None or type(data) in (bool, int, float, str):
         return data
-    if isinstance(data, dict):
+    if type(data) is dict:
         if "__array__" in data:
             return _decode_array(data)
         if "__float__" in data:
             text = data["__float__"]
             if text not in ("inf", "-inf", "nan"):
-                raise ProtocolError(f"bad float {text!r}")
+                raise ProtocolError(f"bad float {str(text)[:40]!r}")
             return float(text)
         if "__seq__" in data:
-            items = [decode(v, depth + 1) for v in _list(data.get("items"))]
-            return tuple(items) if data["__seq__"] == "tuple" else items
+            raw = _list(data.get("items"))
+            if not items.take(len(raw)):
+                raise ProtocolError(f"a list of {len(raw)} items is more than an answer may hold")
+            out_items = [_decode(v, depth + 1, items) for v in raw]
+            return tuple(out_items) if data["__seq__"] == "tuple" else out_items
         if "__dict__" in data:
+            raw = _list(data["__dict__"])
+            if not items.take(len(raw)):
+                raise ProtocolError(f"a dict of {len(raw)} items is more than an answer may hold")
             out = {}
-            for pair in _list(data["__dict__"]):
-                if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], (str, int)):
+            for pair in raw:
+                if type(pair) is not list or len(pair) != 2 or type(pair[0]) not in (str, int):
                     raise ProtocolError("bad dict item")
-                out[pair[0]] = decode(pair[1], depth + 1)
+                out[pair[0]] = _decode(pair[1], depth + 1, items)
             return out
         if "__opaque__" in data:
             return Opaque(str(data["__opaque__"])[:200], str(data.get("reason", ""))[:300])
@@ -198,10 +245,18 @@ def _decode_array(data: dict) -> np.ndarray:
     if dtype not in ALLOWED_DTYPES:
         raise ProtocolError(f"dtype {dtype!r} not allowed")
     shape = data.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape) or len(shape) > 32:
-        raise ProtocolError("bad shape")
-    raw = base64.b64decode(data.get("data", ""), validate=True)
-    expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if type(shape) is not list or len(shape) > 32 or not all(type(n) is int and 0 <= n < 2**48 for n in shape):
+        raise ProtocolError(f"bad shape {str(shape)[:60]}")
+    # sizes in Python integers (NumPy's int64 would wrap), checked against the text before anything is decoded
+    expected = math.prod(shape) * np.dtype(dtype).itemsize
+    text = data.get("data", "")
+    if type(text) is not str or expected > MAX_ANSWER_FRAME or len(text) != 4 * ((expected + 2) // 3):
+        raise ProtocolError(f"{len(text) if type(text) is str else 'no'} characters of data for shape "
+                            f"{str(shape)[:60]} of {dtype}")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise ProtocolError(f"bad array data ({exc})") from None
     if len(raw) != expected:
         raise ProtocolError(f"{len(raw)} bytes for shape {shape} of {dtype}")
     arr = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
@@ -229,41 +284,54 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class FrameReader:
-    """Incremental reader for length-prefixed frames on a non-blocking fd."""
+    """Incremental reader for length-prefixed frames on a non-blocking fd.
 
-    def __init__(self, max_bytes: int = MAX_FRAME_BYTES + 2**20):
+    `feed` stores what was read; `pop(limit)` returns the next complete frame if its declared length is
+    within `limit` (the caller knows which frame is due, hence how large it may be). A frame too large,
+    not JSON, too deeply nested or not an object raises ProtocolError before it is parsed or built.
+    """
+
+    def __init__(self, max_bytes: int = MAX_ANSWER_FRAME):
         self.buffer = bytearray()
         self.max_bytes = max_bytes
-        self.error: ProtocolError | None = None
 
-    def feed(self, chunk: bytes) -> list[dict]:
-        """The complete frames so far. A malformed frame raises ProtocolError, but only after the good
-        frames before it (in the same chunk) have been returned: the error comes on the next call."""
-        if self.error is not None:
-            raise self.error
+    def feed(self, chunk: bytes) -> None:
         self.buffer += chunk
-        frames = []
-        try:
-            while len(self.buffer) >= _HEADER.size:
-                (length,) = _HEADER.unpack_from(self.buffer)
-                if length > self.max_bytes:
-                    raise ProtocolError(f"frame of {length} bytes is larger than the limit")
-                if len(self.buffer) < _HEADER.size + length:
-                    break
-                payload = bytes(self.buffer[_HEADER.size:_HEADER.size + length])
-                del self.buffer[:_HEADER.size + length]
-                try:
-                    message = json.loads(payload)
-                except ValueError as exc:
-                    raise ProtocolError(f"frame is not JSON: {exc}") from None
-                if not isinstance(message, dict):
-                    raise ProtocolError("frame is not an object")
-                frames.append(message)
-        except ProtocolError as exc:
-            if not frames:
-                raise
-            self.error = exc
-        return frames
+
+    def pending(self) -> int:
+        return len(self.buffer)
+
+    def pop(self, limit: int | None = None) -> dict | None:
+        limit = self.max_bytes if limit is None else min(limit, self.max_bytes)
+        if len(self.buffer) < _HEADER.size:
+            return None
+        (length,) = _HEADER.unpack_from(self.buffer)
+        if length > limit:
+            raise ProtocolError(f"a frame of {length} bytes, more than the {limit} bytes allowed here")
+        if len(self.buffer) < _HEADER.size + length:
+            return None
+        payload = bytes(self.buffer[_HEADER.size:_HEADER.size + length])
+        del self.buffer[:_HEADER.size + length]
+        return parse_frame(payload)
+
+
+def parse_frame(payload: bytes) -> dict:
+    # a cheap bound before parsing: every item of a JSON list or object but the first follows a comma
+    # (base64 has none), so a frame with more commas than an answer may hold items is refused unbuilt
+    if payload.count(b",") > 4 * MAX_ITEMS + 1000:
+        raise ProtocolError("a frame with more items than an answer may hold")
+    try:
+        message = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"frame is not JSON: {str(exc)[:100]}") from None
+    if type(message) is not dict:
+        raise ProtocolError("frame is not an object")
+    return message
+
+
+def frame_size(message: dict) -> int:
+    """The bytes `write_frame` would send for this message (without its header)."""
+    return len(json.dumps(message, allow_nan=False).encode("utf-8"))
 
 
 def read_frame_blocking(fd: int) -> dict:

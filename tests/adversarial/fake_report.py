@@ -19,8 +19,8 @@ def double(x):
 
 # %% p3
 def negate(x):
-    # the frames pipe: a length header promising more than the grader accepts
-    for fd in range(3, 12):
+    # the frames pipe, wherever it is: a length header promising more than the grader accepts
+    for fd in range(3, 1024):
         try:
             os.write(fd, b"\xff" * 8 + b"not a frame")
         except OSError:
