@@ -410,6 +410,13 @@ def grade(submissions: tuple[str, ...], assignment: str, out: Path, workers: int
               + (f" ({result.skipped} already graded)" if result.skipped else "")
               + f". Wrote {out / 'reports'}/, {written['csv'][0]}, {out / 'gradescope'}/, {out / 'junit'}/, "
                 f"{out / 'summary.txt'}.")
+    flagged = {s: d["flags"] for s, d in batch.load_reports(out).items()
+               if isinstance(d.get("flags"), list) and d["flags"]}
+    if flagged:  # for the instructor: tampering with the grader, or code that reaches for its internals
+        from adgrade.report.escape import neutralise_commands
+
+        names = ", ".join(f"{s} ({' '.join(map(str, f))})" for s, f in sorted(flagged.items()))
+        _stderr(neutralise_commands(f"Flagged for review ({len(flagged)}): {names}; each report's `review` says why."))
     if result.grader_errors:
         _stderr(f"The grader failed on {len(result.grader_errors)} submission(s): "
                 f"{', '.join(sorted(result.grader_errors))}; run again with --resume to retry them.")

@@ -554,6 +554,7 @@ def test_a_class_with_forgers_ends_with_a_complete_gradebook(tmp_path):
             and rows[student]["status"] == "failed"
         report = json.loads((out / "reports" / f"{student}.json").read_text())
         assert "grader_error" not in report and report["flags"] == ["tampering", "review"]
+    assert "Flagged for review (2): forger (tampering review), garbage (tampering review)" in proc.stderr
     for path in (out / "reports").glob("*.json"):
         assert path.stat().st_size < MAX_REPORT_BYTES
     # nothing is a grader failure, so --resume grades no one again
