@@ -226,7 +226,8 @@ def test_patching_numpy_adgrade_and_forging_answers_changes_nothing(mode, spec, 
     # the forged answers (1.0 for every request, sent from the set-up cell) are not the frame due: the
     # set-up cell is stopped there and flagged as tampering (tests/test_trust.py), and the questions keep
     # their real answers: p2 and p4 right, p1 and p3 wrong
-    assert report.flags == ["tampering"] and "`answer` of p1/0/0" in report.review[0]
+    assert report.flags == ["tampering", "review"]  # review: its code imports adgrade and walks gc objects
+    assert any("`answer` of p1/0/0" in line for line in report.review)
     assert_verdict(report, 2, {"p1": "failed", "p2": "passed", "p3": "failed", "p4": "passed"})
     assert "2.5 but should be 2.25" in message(report, "p1")
     assert "sign" in message(report, "p3")
@@ -238,7 +239,7 @@ def test_fake_report_and_garbage_on_the_grader_channel(mode, spec, factories, pl
     assert "Score: 5 / 5" in report.output  # printed, and shown as the student's output, nothing more
     assert_verdict(report, 2, {"p1": "failed", "p2": "passed", "p3": "failed", "p4": "passed"})
     # garbage on the grader's channel is the submission's doing: p3 gets 0 and the report is flagged
-    assert "broke its protocol" in message(report, "p3") and report.flags == ["tampering"]
+    assert "broke its protocol" in message(report, "p3") and report.flags == ["tampering", "review"]
 
 
 @pytest.mark.parametrize("mode", GENERIC_MODES)
