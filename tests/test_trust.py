@@ -454,6 +454,23 @@ def test_the_parent_accepts_only_the_frame_due_once():
         s.accept({"event": "finished"}, 2.0)
 
 
+def test_statements_of_the_running_cell_only_move_forward():
+    s = _schedule()
+    s.accept({"event": "ready", "seconds": 0}, 1.0)
+    s.accept({"event": "cell_start", "index": 0}, 1.0)
+    assert s.accept({"event": "statement", "index": 0, "stmt": 0}, 1.0).due == Due("statement", (0, 0))
+    assert s.accept({"event": "statement", "index": 0, "stmt": 2}, 1.0).due.key == (0, 2)
+    for bad in ({"event": "statement", "index": 0, "stmt": 2}, {"event": "statement", "index": 1, "stmt": 3},
+                {"event": "statement", "index": 0, "stmt": "3"}):
+        with pytest.raises(protocol.ProtocolError, match="statement"):
+            _copy = Schedule(s.due)
+            _copy.position, _copy.statement = s.position, s.statement
+            _copy.accept(bad, 1.0)
+    s.accept({"event": "cell_end", "index": 0, "error": None}, 1.0)
+    with pytest.raises(protocol.ProtocolError, match="where `request_start` of request q/0/0 was due"):
+        s.accept({"event": "statement", "index": 0, "stmt": 5}, 1.0)
+
+
 def test_skipped_steps_are_not_due():
     due = expected_frames([("cell", 0), ("cell", 1), ("question", "q")], {"q": [{"id": "a"}, {"id": "b"}]},
                           {0}, {"a"})

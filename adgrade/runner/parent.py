@@ -422,6 +422,8 @@ class _Attempt:
         if kind == "ready":
             self.outcome.setup_seconds = max(self.outcome.setup_seconds, event.seconds)
             self._phase(("idle", None), now, self.job.setup_time_limit)
+        elif kind == "statement":
+            pass  # inside the running cell (runner/schedule.py checked it); names the statement that runs
         elif kind == "cell_start":
             self.statement = None
             self._phase(("cell", key), now, self.job.cell_time_limit.get(key, self.job.setup_time_limit))

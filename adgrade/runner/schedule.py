@@ -4,7 +4,9 @@ The child's pipe to the grader is reachable by the student's code (it runs in
 the same process), so nothing on it is believed for being there. The parent
 knows the whole schedule (the setup it sent): `ready`, then for every cell not
 skipped `cell_start`/`cell_end`, for every request not yet answered
-`request_start`/`answer`, then `finished`. A frame is accepted only when it is
+`request_start`/`answer`, then `finished` (inside a running cell, `statement`
+frames may name the top-level statement that starts, each later than the
+last). A frame is accepted only when it is
 the one due, for the cell or request due, once, within the size allowed for
 it, with fields of the right types and bounds. Anything else raises
 ProtocolError, which the parent records as tampering with the grader.
@@ -27,6 +29,8 @@ from adgrade.runner import protocol
 ERROR_TEXT_LIMITS = {"type": 200, "message": 2000, "traceback": 4000, "text": 200, "cell": 300}
 MAX_CALLS = 100
 MAX_CALL_NAME = 200
+#: a cell's top-level statements are numbered below this
+MAX_STATEMENTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Schedule:
     def __init__(self, due: list[Due]):
         self.due = due
         self.position = 0
+        self.statement = -1  # the running cell's last statement announced
 
     def next(self) -> Due | None:
         return self.due[self.position] if self.position < len(self.due) else None
@@ -93,9 +98,12 @@ class Schedule:
         due = self.next()
         if due is None:
             raise protocol.ProtocolError(f"sent {_describe(frame)} after its last step")
+        if frame.get("event") == "statement" and due.event == "cell_end":
+            return self._statement(frame, due)
         if frame.get("event") != due.event or not _same_key(frame, due):
             raise protocol.ProtocolError(f"sent {_describe(frame)} where {due.describe()} was due")
         self.position += 1
+        self.statement = -1
         event = Event(due)
         if due.event == "ready":
             event.seconds = _seconds(frame.get("seconds"), life_seconds)
@@ -104,6 +112,16 @@ class Schedule:
         elif due.event == "answer":
             _answer(frame, event, life_seconds)
         return event
+
+
+    def _statement(self, frame: dict, due: Due) -> Event:
+        """Which top-level statement of the running cell starts (not a step: nothing is consumed)."""
+        stmt = frame.get("stmt")
+        if not _same_key(frame, due) or type(stmt) is not int or not self.statement < stmt < MAX_STATEMENTS:
+            raise protocol.ProtocolError(f"sent `statement` {_short(stmt, 20)} of {_short(frame.get('index'), 20)} "
+                                         f"where a later statement of cell {due.key} (or its end) was due")
+        self.statement = stmt
+        return Event(Due("statement", (due.key, stmt)))
 
 
 def _answer(frame: dict, event: Event, life_seconds: float) -> None:
