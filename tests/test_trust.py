@@ -259,6 +259,15 @@ def test_budget_is_every_step_once_and_two_setups():
     assert budget.cpu_exhausted(14.0) and not budget.cpu_exhausted(None)
 
 
+def test_cpu_of_a_process_tree_is_read_from_proc():
+    import os
+
+    from adgrade.runner.budget import process_tree_cpu
+
+    assert process_tree_cpu(os.getpid()) > 0
+    assert process_tree_cpu(None) is None and process_tree_cpu(2**22 + 12345) is None
+
+
 def test_a_request_whose_process_exits_is_skipped_on_restart(spec, tmp_path):
     path = write(tmp_path, """
 # %% p1
