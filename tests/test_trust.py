@@ -87,7 +87,9 @@ def write(tmp_path: Path, text: str, name: str = "student.py") -> Path:
 
 
 def grade(path: Path, spec, only=NUMPY_ONLY, **options):
-    return grade_submission(path, spec, GradeOptions(only=only, **options))
+    # slicing=False: every statement runs, attacks in statements no check needs included (with slicing
+    # those are not even run; an attack inside an entry is: the class test below)
+    return grade_submission(path, spec, GradeOptions(only=only, slicing=False, **options))
 
 
 def scores(report) -> dict[str, float]:
@@ -145,7 +147,7 @@ _forge_answer("p1/0/1", _array([1.0, 4.0, 9.0]))
 
 def test_a_complete_forged_sequence_is_caught_when_the_real_frames_follow(spec, tmp_path):
     """A cheater who sends exactly the frames due (its cell's end, then p1's requests answered) is caught
-    by the child's own frames that follow: nothing can be answered twice."""
+    by the child's own frames that follow (here the next statement's): nothing can be answered twice."""
     path = write(tmp_path, "# %% p1\n" + FORGE + """
 _send({"event": "cell_end", "index": 0, "error": None})
 _forge_answer("p1/0/0", 2.25)
@@ -153,7 +155,8 @@ _forge_answer("p1/0/1", _array([1.0, 4.0, 9.0]))
 """ + HONEST_P2 + HONEST_P3)
     report = grade(path, spec)
     assert_tampering_in_p1_only(report)
-    assert "`cell_end` of 0 where `cell_start` of cell 1 was due" in review(report)
+    # the child announces each statement of the cell it runs: the next one after the forged end gives it away
+    assert "sent `statement` of 0 where `request_start` of request p1/0/0 was due" in review(report)
 
 
 def test_a_forged_answer_inside_the_request_costs_the_whole_question(spec, tmp_path):
@@ -250,22 +253,16 @@ def test_the_whole_run_is_bounded_across_restarts(tmp_path):
     assert 3 not in outcome.cells  # never started: the budget was spent
 
 
-def test_budget_is_every_step_once_and_two_setups():
+def test_budget_is_twice_every_step_and_the_setup_in_cpu_time_with_a_wall_backstop():
     job = SimpleNamespace(cell_time_limit={0: 5.0, 1: 5.0}, request_time_limit={"a": 3.0}, setup_time_limit=10.0)
-    budget = RunBudget.for_job(job)
-    assert budget.wall_seconds == 33.0 and budget.cpu_seconds == 33.0
-    assert not budget.cpu_exhausted(30.0) and budget.cpu_exhausted(34.0)
+    budget = RunBudget.for_job(job, backstop_factor=3.0, backstop_extra=30.0)
+    assert budget.cpu_seconds == 46.0 and budget.wall_seconds == 138.0
+    assert not budget.cpu_exhausted(40.0) and budget.cpu_exhausted(47.0)
     budget.end_life(20.0)
-    assert budget.cpu_exhausted(14.0) and not budget.cpu_exhausted(None)
-
-
-def test_cpu_of_a_process_tree_is_read_from_proc():
-    import os
-
-    from adgrade.runner.budget import process_tree_cpu
-
-    assert process_tree_cpu(os.getpid()) > 0
-    assert process_tree_cpu(None) is None and process_tree_cpu(2**22 + 12345) is None
+    assert budget.cpu_exhausted(27.0) and not budget.cpu_exhausted(None)
+    small = RunBudget.for_job(SimpleNamespace(cell_time_limit={}, request_time_limit={}, setup_time_limit=1.0,
+                                              total_time_limit=3.0))
+    assert (small.cpu_seconds, small.wall_seconds) == (3.0, 33.0)
 
 
 def test_a_request_whose_process_exits_is_skipped_on_restart(spec, tmp_path):
@@ -562,8 +559,8 @@ def test_a_class_with_forgers_ends_with_a_complete_gradebook(tmp_path):
     folder.mkdir()
     honest = "# %% p1\ndef square(x):\n    return x * x\n" + HONEST_P2 + HONEST_P3
     (folder / "ada.py").write_text(honest)
-    (folder / "forger.py").write_text("# %% p1\n" + FORGE + '\n_forge_answer("p1/0/0", 2.25)\n' + HONEST_P2
-                                      + HONEST_P3)
+    (folder / "forger.py").write_text("# %% p1\n" + FORGE + '\ndef square(x):\n    _forge_answer("p1/0/0", 2.25)\n'
+                                      '    return x * x\n' + HONEST_P2 + HONEST_P3)
     (folder / "garbage.py").write_text("# %% p1\n" + FORGE + "\ndef square(x):\n    _send(None, raw=b'{' * 50)\n"
                                        "    return x * x\n" + HONEST_P2 + HONEST_P3)
     out = tmp_path / "graded"

@@ -1,11 +1,17 @@
 """One submission's time, across every life of its process.
 
-Each step (a cell, a request) has its own limit, and a step that hangs or
-crashes is skipped when the process is started again. Without a bound over the
-whole run, restarts multiply the limits; `RunBudget` is that bound: the sum of
-all the steps' limits and two set-ups, in wall time and (where the process's
-CPU time can be read: runner/cputime.py) in CPU time. It is kept apart from the per-step limits
-(parent.py) so that either can change without the other.
+Each step (a cell, a request) has its own limit (CPU time, with a wall-clock
+backstop: parent.py), and a step that hangs or crashes is skipped when the
+process is started again (once more first if the machine was busy). Without a
+bound over the whole run, restarts would multiply the limits; `RunBudget` is
+that bound, kept apart from the per-step limits so that either can change
+without the other:
+
+- CPU time (where it can be read: runner/cputime.py): twice every step's limit
+  and the set-up's, what an honest run can never use (each step is stopped at
+  its limit, and runs at most twice);
+- wall time, as a backstop only (a busy machine must not change a verdict):
+  `backstop_factor` times that, and at least `backstop_extra` seconds more.
 """
 
 from __future__ import annotations
@@ -23,15 +29,10 @@ class RunBudget:
     cpu_spent: float = 0.0
 
     @classmethod
-    def for_job(cls, job) -> "RunBudget":
-        """What an honest run can use at most: every step's limit once (a step that hangs is skipped
-        afterwards, never run again) and two set-ups (the first life and a restart's)."""
-        total = (sum(job.cell_time_limit.values()) + sum(job.request_time_limit.values())
-                 + 2 * job.setup_time_limit)
-        override = getattr(job, "total_time_limit", None)
-        if override:
-            total = override
-        return cls(wall_seconds=total, cpu_seconds=total)
+    def for_job(cls, job, backstop_factor: float = 3.0, backstop_extra: float = 30.0) -> "RunBudget":
+        total = getattr(job, "total_time_limit", None) or 2 * (
+            sum(job.cell_time_limit.values()) + sum(job.request_time_limit.values()) + job.setup_time_limit)
+        return cls(wall_seconds=max(total * backstop_factor, total + backstop_extra), cpu_seconds=total)
 
     def deadline(self) -> float:
         return self.started + self.wall_seconds
@@ -51,4 +52,4 @@ class RunBudget:
     def describe(self, restarts: int) -> str:
         lives = f", across {restarts} restart{'s' if restarts != 1 else ''}" if restarts else ""
         return (f"the submission's process used all the time its questions allow together "
-                f"({self.wall_seconds:.0f} s{lives}); grading stopped")
+                f"({self.cpu_seconds or self.wall_seconds:.0f} s{lives}); grading stopped")

@@ -286,7 +286,8 @@ class ProcessRunner:
         if prepare is not None:
             prepare(job)
         parent = getattr(self.launcher, "scratch_parent", None)
-        budget = RunBudget.for_job(job)  # from here: a fork server's start is the grader's time, not the student's
+        # from here: a fork server's start is the grader's time, not the student's
+        budget = RunBudget.for_job(job, WALL_BACKSTOP_FACTOR, BACKSTOP_MIN_EXTRA)
         with tempfile.TemporaryDirectory(prefix="adgrade-scratch-", dir=parent, ignore_cleanup_errors=True) as scratch:
             while True:
                 state = _Attempt(self, job, Path(scratch), skip_cells, done, outcome, skip_statements, retried,
@@ -341,7 +342,7 @@ class _Attempt:
         self.deadline = self.phase_started + job.setup_time_limit
         self.start_usage = self._usage()
         # one bound over every life together: restarts do not multiply the time limits
-        self.budget = budget or RunBudget.for_job(job)
+        self.budget = budget or RunBudget.for_job(job, WALL_BACKSTOP_FACTOR, BACKSTOP_MIN_EXTRA)
         self.hard_deadline = self.budget.deadline()
         self.life_cpu: float | None = None
 
@@ -422,8 +423,6 @@ class _Attempt:
         if kind == "ready":
             self.outcome.setup_seconds = max(self.outcome.setup_seconds, event.seconds)
             self._phase(("idle", None), now, self.job.setup_time_limit)
-        elif kind == "statement":
-            pass  # inside the running cell (runner/schedule.py checked it); names the statement that runs
         elif kind == "cell_start":
             self.statement = None
             self._phase(("cell", key), now, self.job.cell_time_limit.get(key, self.job.setup_time_limit))
