@@ -6,7 +6,8 @@
 For each seed (`../shared/seeds/as-submissions/NNN_<assignment>.ipynb`; the assignment is in the file
 name) and each run, the two conditions alternate (quiet, busy / busy, quiet): "busy" starts one
 busy-looping process per core for the duration of the check. It prints the wall time of each check,
-its score per problem, and whether any problem's score differed between any two runs ("flips").
+its CPU time (the check and every process it waited for: the grader, the sandbox, the student's
+process; what the check would take on an idle machine, roughly), its score per problem, and whether any problem's score differed between any two runs ("flips").
 Targets (issue 9): seeds 003 and 004 under 25 s even when busy; 0 flips. A benchmark, not a test.
 """
 
@@ -16,6 +17,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,19 +59,23 @@ class Burner:
                 p.kill()
 
 
-def check(seed: Path, assignment: str, sandbox: str) -> tuple[float, dict[str, float], str]:
+def check(seed: Path, assignment: str, sandbox: str) -> tuple[float, float, dict[str, float], str]:
+    """(wall seconds, CPU seconds of the check and every process it waited for, scores, total)."""
     exe = Path(sys.executable).with_name("adgrade")
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "adgrade.cli"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(command + ["check", str(seed), "-a", assignment, "--sandbox", sandbox, "--format", "json"],
                           capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     try:
         report = json.loads(proc.stdout)
     except ValueError:
-        return wall, {}, (proc.stderr or proc.stdout)[-300:]
+        return wall, cpu, {}, (proc.stderr or proc.stdout)[-300:]
     scores = {p["id"]: p["score"] for p in report.get("problems", [])}
-    return wall, scores, f"{report.get('score')}/{report.get('max_score')}"
+    return wall, cpu, scores, f"{report.get('score')}/{report.get('max_score')}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,13 +102,13 @@ def main(argv: list[str] | None = None) -> int:
                 load = os.getloadavg()[0]
                 if condition == "busy":
                     with Burner(cores):
-                        wall, scores, total = check(seed, assignment, args.sandbox)
+                        wall, cpu, scores, total = check(seed, assignment, args.sandbox)
                 else:
-                    wall, scores, total = check(seed, assignment, args.sandbox)
+                    wall, cpu, scores, total = check(seed, assignment, args.sandbox)
                 walls[condition].append(wall)
                 seen.append(scores)
-                print(f"{seed.name:32s} {condition:5s} run {r + 1}: {wall:6.1f} s  score {total}  "
-                      f"(load {load:.1f} before)  {scores}", flush=True)
+                print(f"{seed.name:32s} {condition:5s} run {r + 1}: {wall:6.1f} s wall, {cpu:5.1f} s CPU  score "
+                      f"{total}  (load {load:.1f} before)  {scores}", flush=True)
         changed = sorted({pid for s in seen for pid in s if len({t.get(pid) for t in seen}) > 1})
         flips += len(changed)
         print(f"{seed.name:32s} median quiet {statistics.median(walls['quiet']):.1f} s, busy "
