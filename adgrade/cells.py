@@ -629,20 +629,29 @@ def _headings(markdown: str) -> list[tuple[int, str]]:
     return found
 
 
-def _normalise(text: str) -> str:
-    # Emphasis and code marks around words do not change what a heading says.
-    return " ".join(re.sub(r"[*`]", "", text).casefold().split())
+def _normalise(text: str) -> tuple[str, ...]:
+    """A heading as words: case, emphasis, punctuation and the joins between numbers and letters do
+    not change what it says ("Exercise 2.(a)", "Exercise 2a)" and "exercise 2 (a)" are the same words)."""
+    text = re.sub(r"[*`]", "", text).casefold()
+    text = re.sub(r"(?<=\d)(?=[^\W\d_])|(?<=[^\W\d_])(?=\d)", " ", text)
+    return tuple(re.sub(r"[^\w]+|_", " ", text).split())
+
+
+def _contains_words(heading: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    """Whole words in order: "Task 1" is in "Task 1 (5 pts)" but not in "Task 10"."""
+    n = len(needle)
+    return any(heading[i : i + n] == needle for i in range(len(heading) - n + 1))
 
 
 def _heading_match(text: str, matchers: list[QuestionMatcher]) -> str | None:
-    """The question whose heading text the heading contains; the longest
+    """The question whose heading text the heading contains (whole words); the longest
     (most specific) such text wins, then the first matcher."""
     heading = _normalise(text)
     best: tuple[int, str] | None = None
     for m in matchers:
         for wanted in m.headings:
             needle = _normalise(wanted)
-            if needle and needle in heading and (best is None or len(needle) > best[0]):
+            if needle and _contains_words(heading, needle) and (best is None or len(needle) > best[0]):
                 best = (len(needle), m.id)
     return best[1] if best else None
 

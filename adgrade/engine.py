@@ -22,6 +22,7 @@ from adgrade.cells import (Cell, QuestionMatcher, SubmissionError, assign_questi
                            top_level_definitions)
 from adgrade.checks import Check, get_check_class
 from adgrade.feedback import explain_error
+from adgrade.resolve import candidate_names, describe_resolution, entry_needs, plan_question, reference_signatures
 from adgrade.results import FAILING, CheckResult, ProblemResult, Report
 from adgrade.runner.limits import Limits
 from adgrade.runner.parent import Answer, Job, Launcher, ProcessRunner, RunOutcome
@@ -89,7 +90,9 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
     except SubmissionError as exc:
         return _ungradable(report, the_plan, str(exc), started)
 
-    job, notes, unmarked = build_job(path, cells, assignment, the_plan, options)
+    by_hand = problems_for_grading_by_hand(cells, assignment, the_plan)
+    coded = Plan([(p, c) for p, c in the_plan.problems if p.id not in by_hand], the_plan.hidden_not_run)
+    job, notes, unmarked = build_job(path, cells, assignment, coded, options)
     _give_sources(cells, assignment, the_plan)
     report.notes.extend(notes)
     source = audit(cells)  # read before it runs: nothing the process says changes it
@@ -144,25 +147,40 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
     report.notes.extend(setup_failures)
     for problem, checks in the_plan.problems:
         result = ProblemResult(problem.id, problem.title, problem.bonus, planned_points(checks))
+        if problem.id in by_hand:
+            report.problems.append(_by_hand(result, problem, checks, by_hand[problem.id]))
+            continue
         cell_notes = _cell_failures(cells, job, outcome, question=problem.id)
         result.notes.extend(cell_notes)
         if problem.id in unmarked:
             result.notes.append(unmarked[problem.id])
         tampered = outcome.tampered_questions.get(problem.id)
+        graded_as: list[str] = []
         for check in checks:
             if tampered:
                 result.checks.append(check.result("error", tampered_message(tampered)))
                 continue
             answers = [outcome.answers.get(r.id) or Answer(r.id, "not_run", message="not run")
                        for r in check.requests()]
-            judged = _judge(check, answers, outcome, prepare_errors.get(check.key))
-            if judged.status not in FAILING:  # the process's record saw nothing: the source may say more
-                judged = _manual_in_source(check, source) or judged
-            result.checks.append(judged)
+            checked = _judge(check, answers, outcome, prepare_errors.get(check.key))
+            if checked.status not in FAILING:  # the process's record saw nothing: the source may say more
+                checked = _manual_in_source(check, source) or checked
             # conventions accepted on the way (a layout detected, float32 tolerance): said once per question
-            for note in judged.details.get("notes", ()):
+            for note in checked.details.get("notes", ()):
                 if note not in result.notes:
                     result.notes.append(note)
+            said = _resolutions(answers, job.entries.get(problem.id, {}))
+            for text in said:
+                if text not in graded_as:
+                    graded_as.append(text)
+            if said:
+                checked.details["graded_as"] = said
+                if checked.status in ("failed", "error", "timeout"):
+                    # the message names the entry; say which of the student's definitions that was
+                    checked.message += "".join(f"\nNote: {t[0].upper()}{t[1:]}." for t in said
+                                               if t not in checked.message)
+            result.checks.append(checked)
+        result.notes.extend(t[0].upper() + t[1:] + "." for t in graded_as)
         if cell_notes:
             for c in result.checks:
                 if c.status in ("failed", "error", "timeout") and cell_notes[0] not in c.message:
@@ -175,6 +193,80 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
     report.duration_s = time.monotonic() - started
     bound_report(report)
     return report
+
+
+def problems_for_grading_by_hand(cells: list[Cell], assignment: AssignmentSpec, the_plan: Plan) -> dict[str, str]:
+    """Problem id -> why it is left for grading by hand: `grading = "by-hand"`, or "code-or-by-hand" and
+    the submission has no cell of its own for it and defines none of its entries (answered on paper)."""
+    out: dict[str, str] = {}
+    owner = assign_questions(cells, matchers_for(assignment))
+    defined = set(top_level_definitions(cells)[1])
+    for problem, _ in the_plan.problems:
+        if problem.grading == "by-hand":
+            out[problem.id] = "this problem is graded by hand"
+        elif problem.grading == "code-or-by-hand":
+            own = any(q == problem.id for q in owner.values())
+            names = set(problem.entries) | {a for info in problem.names.values() for a in info.aliases}
+            if not own and not (names & defined):
+                out[problem.id] = f"your submission has no code for {problem.id} (answered on paper?)"
+    return out
+
+
+def _by_hand(result: ProblemResult, problem: ProblemSpec, checks: list[Check], why: str) -> ProblemResult:
+    """Checks `skipped`, no points awarded here (they stay in the maximum), and what code would be graded."""
+    from adgrade.resolve import call_words
+
+    reference = checks[0].assignment.reference if checks else None
+    calls = "; ".join(call_words(problem, e, reference) for e in problem.entries)
+    result.by_hand = True
+    result.notes.append(
+        f"Left for your instructor to grade by hand: {why}. Its points are not awarded here (neither 0 nor "
+        f"full marks: the instructor adds them)." + (f" To have it checked automatically, write {calls} in a "
+                                                     f"cell marked {marking_words(problem)}." if calls else ""))
+    for check in checks:
+        wanted = "; ".join(call_words(problem, e, reference) for e in check.entries_needed() if e)
+        result.checks.append(check.result(
+            "skipped", f"not graded here: {why}; left for your instructor to grade by hand."
+                       + (f" Graded automatically, it would call {wanted}." if wanted else "")))
+    return result
+
+
+def marking_words(problem: ProblemSpec) -> str:
+    """How this problem set marks a question's cells, in its own words (never another course's)."""
+    ways = []
+    if problem.cells.headings:
+        ways.append(f"by a heading such as \"{problem.cells.headings[0]}\"")
+    if problem.cells.comments:
+        ways.append(f"by a first comment line `# {problem.cells.comments[0]}`")
+    if problem.cells.markers:
+        ways.append(f"(in a .py file) by `# %% {problem.cells.markers[0]}`")
+    if problem.cells.tags:
+        ways.append(f"by the cell tag `{problem.cells.tags[0]}`")
+    return ", ".join(ways[:-1]) + (" or " if len(ways) > 1 else "") + ways[-1] if ways else f"`# %% {problem.id}`"
+
+
+def _resolutions(answers: list[Answer], plans: dict[str, dict]) -> list[str]:
+    """What was graded as what, in the student's words, from the answers' plain data."""
+    out: list[str] = []
+    for answer in answers:
+        for info in answer.resolved:
+            text = describe_resolution(info, plans.get(str(info.get("entry"))))
+            if text not in out:
+                out.append(text)
+    return out
+
+
+def entry_plans(assignment: AssignmentSpec, the_plan: Plan, cells: list[Cell],
+                owner: dict[int, str | None]) -> dict[str, dict[str, dict]]:
+    """For every planned question, the candidates of each entry, read from that question's own cells."""
+    reference = reference_signatures(assignment.reference) if assignment.reference else {}
+    excluded = set(assignment.given_code) | {e for p in assignment.problems for e in p.entries}
+    excluded |= {a for p in assignment.problems for info in p.names.values() for a in info.aliases}
+    plans = {}
+    for problem, checks in the_plan.problems:
+        sources = [(c.label, c.source) for c in cells if c.kind == "code" and owner.get(c.index) == problem.id]
+        plans[problem.id] = plan_question(entry_needs(problem, checks, reference), sources, excluded)
+    return plans
 
 
 def planned_points(checks: list[Check]) -> float:
@@ -206,13 +298,16 @@ def build_job(path: str | Path, cells: list[Cell], assignment: AssignmentSpec, t
     unmarked: dict[str, str] = {}
     if code_cells and all(ends.get(q) is None for q in planned) and len(code_cells) >= 1:
         if any(p.cells.markers or p.cells.comments or p.cells.headings or p.cells.tags for p, _ in the_plan.problems):
-            notes.append("no question markers were found (`# %% q1a`, `# Q1a.` or the headings); every question "
-                         "is graded with the definitions at the end of the file")
+            first = the_plan.problems[0][0]
+            notes.append(f"no question markers were found (for {first.id}, for example, mark its cells "
+                         f"{marking_words(first)}); every question is graded with the definitions at the end "
+                         f"of the file")
     else:
-        for q in planned:
+        for problem, _ in the_plan.problems:
+            q = problem.id
             if ends.get(q) is None:
                 unmarked[q] = (f"no cell was found for {q}; it was graded with the definitions at the end of "
-                               f"the file (mark its cell with `# %% {q}` or a `# {q}` first comment line)")
+                               f"the file (mark its cells {marking_words(problem)})")
     name = Path(path).name
     is_notebook = Path(path).suffix == ".ipynb"
     job_cells = [
@@ -243,7 +338,8 @@ def build_job(path: str | Path, cells: list[Cell], assignment: AssignmentSpec, t
                                                               limit_of[problem.id])
     cell_limits = {c.index: (limit_of[owner[c.index]] if owner.get(c.index) else assignment.setup_time_limit * scale)
                    for c in code_cells}
-    slice_plan = _plan_slice(code_cells, owner, ends, the_plan)
+    entries = entry_plans(assignment, the_plan, cells, owner)
+    slice_plan = _plan_slice(code_cells, owner, ends, the_plan, entries)
     backends: list[str] = []
     watch: set[str] = set()
     for problem, checks in the_plan.problems:
@@ -273,6 +369,7 @@ def build_job(path: str | Path, cells: list[Cell], assignment: AssignmentSpec, t
         statement_labels={c.index: {s.index: statement_label(s, c.first_line)
                                     for s in slice_plan.statements.get(c.index, [])} for c in code_cells},
         slice_plan=slice_plan,
+        entries=entries,
     )
     return job, notes, unmarked
 
@@ -290,13 +387,16 @@ def _give_sources(cells: list[Cell], assignment: AssignmentSpec, the_plan: Plan)
 
 
 def _plan_slice(code_cells: list[Cell], owner: dict[int, str | None], ends: dict[str, int | None],
-                the_plan: Plan) -> SlicePlan:
-    """Which statements the planned checks need, each question from the end of its own cells."""
+                the_plan: Plan, entries: dict[str, dict[str, dict]] | None = None) -> SlicePlan:
+    """Which statements the planned checks need, each question from the end of its own cells (the
+    student's definitions that may stand for an entry included: resolve.candidate_names)."""
     questions = []
     for problem, checks in the_plan.problems:
         own = {c.index for c in code_cells if owner.get(c.index) == problem.id}
-        questions.append(Question(ends.get(problem.id), check_roots(problem.entries, checks), own,
-                                  run_all=not problem.slice))
+        roots = check_roots(problem.entries, checks)
+        if roots is not None:
+            roots |= candidate_names((entries or {}).get(problem.id, {}))
+        questions.append(Question(ends.get(problem.id), roots, own, run_all=not problem.slice))
     return plan_slice([(c.index, c.source) for c in code_cells], questions)
 
 

@@ -55,6 +55,9 @@ class ProblemResult:
     max_score: float
     checks: list[CheckResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: left for the instructor to grade by hand (the problem set allows it and there is no code for it):
+    #: its checks are `skipped`, its points are not awarded here and stay in the maximum
+    by_hand: bool = False
 
     @property
     def score(self) -> float:
@@ -76,6 +79,7 @@ class ProblemResult:
             "status": self.status,
             "checks": [c.to_dict() for c in self.checks],
             "notes": list(self.notes),
+            **({"by_hand": True} if self.by_hand else {}),
         }
 
 

@@ -70,6 +70,40 @@ class Conventions:
     items: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class EntryInfo:
+    """`[problems.names.<entry>]`: how students may have named an entry, and the call in course terms."""
+
+    name: str
+    #: the call the checks make, in the course's words: "analytical_gradient(w, X, y)"
+    call: str = ""
+    #: what it returns: "the gradient of the MSE w.r.t. w, shape (5,)"
+    returns: str = ""
+    #: the course gave students this name (false: students choose their own; any fitting definition
+    #: in the question's cells may stand for it)
+    given: bool = True
+    aliases: tuple[str, ...] = ()
+    #: the entry returns a tuple of gradients; per-argument gradient functions `G_k = grad(F, argnums=k)`
+    #: for these k, in this order, may stand for it together
+    compose_argnums: tuple[int, ...] = ()
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """The parameter names of `call` ("f(w, X, y)" -> ("w", "X", "y"))."""
+        inside = self.call.partition("(")[2].rpartition(")")[0]
+        out = []
+        for part in inside.split(","):
+            word = part.split("=")[0].strip().lstrip("*")
+            if word.isidentifier():
+                out.append(word)
+        return tuple(out)
+
+
+#: how a problem is graded: from code only, from code or (when the student wrote none for it) by hand,
+#: or always by hand (reported as such, never scored here)
+GRADING_MODES = ("code", "code-or-by-hand", "by-hand")
+
+
 @dataclass
 class CheckSpec:
     kind: str
@@ -136,6 +170,9 @@ class ProblemSpec:
     #: false: the checks grade a side effect of the student's code, so every statement before the end of
     #: this question's cells runs (by default only what the checks depend on runs; see adgrade/slicing.py)
     slice: bool = True
+    #: entry name -> what the problem set says about it (given by the course, aliases, the call)
+    names: dict[str, EntryInfo] = field(default_factory=dict)
+    grading: str = "code"
 
 
 @dataclass
@@ -157,6 +194,8 @@ class AssignmentSpec:
     frozen: dict[str, dict] = field(default_factory=dict)
     #: a student copy: how many hidden checks the instructor's problem set has
     hidden_checks: int = 0
+    #: names the course's own starter code defines: never graded as the student's work
+    given_code: tuple[str, ...] = ()
     _functions: ModuleType | None = field(default=None, repr=False)
 
     @property
@@ -329,6 +368,7 @@ def parse_assignment(root: Path) -> AssignmentSpec:
     if spec.reference is not None and not spec.reference.is_file():
         head.fail("reference", f"file {spec.reference} does not exist")
     spec.hidden_checks = head.get("hidden_checks", int, 0)
+    spec.given_code = head.strings("given_code")
     frozen = head.get("frozen", str, "")
     if frozen:
         spec.frozen = _load_frozen(source, root / frozen)
@@ -388,6 +428,9 @@ def _parse_problem(source: Path, where: str, table: Any, assignment: AssignmentS
         cells.fail(key, "unknown field; use markers, comments, headings or tags")
     problem.layouts = tuple(_parse_layout(source, f"{where}.layouts[{k}]", t)
                             for k, t in enumerate(f.get("layouts", list, [])))
+    problem.grading = f.get("grading", str, "code", choices=GRADING_MODES)
+    for entry, table in f.get("names", dict, {}).items():
+        problem.names[entry] = _parse_entry_info(source, f"{where}.names.{entry}", entry, table)
     checks = f.get("checks", list)
     if not checks:
         f.fail("checks", "a problem needs at least one [[problems.checks]] table")
@@ -398,6 +441,26 @@ def _parse_problem(source: Path, where: str, table: Any, assignment: AssignmentS
         f.fail(key, "unknown field (see docs/spec-format.md)")
     _assign_points(source, problem)
     return problem
+
+
+def _parse_entry_info(source: Path, where: str, entry: str, table: Any) -> EntryInfo:
+    f = _Fields(source, where, table)
+    if not entry.isidentifier():
+        f.fail("", f"{entry!r} is not a Python name")
+    compose = f.get("compose_argnums", list, [])
+    if not all(isinstance(k, int) and not isinstance(k, bool) for k in compose):
+        f.fail("compose_argnums", "expected a list of integers, e.g. [0, 1]")
+    info = EntryInfo(entry, call=f.get("call", str, ""), returns=f.get("returns", str, ""),
+                     given=f.get("given", bool, True), aliases=f.strings("aliases"),
+                     compose_argnums=tuple(compose))
+    if info.call and not info.call.startswith(entry + "("):
+        f.fail("call", f"must be the call of {entry}, e.g. \"{entry}(x)\"; got {info.call!r}")
+    bad = [a for a in info.aliases if not a.isidentifier()]
+    if bad:
+        f.fail("aliases", f"not Python names: {', '.join(map(repr, bad))}")
+    for key in f.extra():
+        f.fail(key, "unknown field; use call, returns, given, aliases or compose_argnums")
+    return info
 
 
 def _parse_check(source: Path, where: str, table: Any) -> CheckSpec:

@@ -269,13 +269,31 @@ class Check:
 
     # -- results every kind gives the same way ----------------------------------------------
     def missing_entry(self, answer: Any) -> CheckResult:
-        """The student did not define a name the check calls: skipped when optional, else an error."""
-        name = (answer.error or {}).get("message") or self.spec.entry or "an entry"
+        """The student defined nothing that stands for a name the check calls: skipped when optional,
+        else an error that states the call the checks make and what the question's cells define."""
+        error = answer.error or {}
+        name = error.get("message") or self.spec.entry or "an entry"
         if self.spec.optional:
             return self.result("skipped", f"`{name}` is not defined; nothing to check")
-        return self.result("error", f"`{name}` is not defined when the cells of {self.problem.id} end "
-                                    f"(not implemented yet?). Define it with exactly this name in the "
-                                    f"{self.problem.id} cell(s).")
+        from adgrade.resolve import call_words
+
+        qid = self.problem.id
+        call = call_words(self.problem, str(name), self.assignment.reference)
+        defined = [str(d) for d in error.get("defined") or [] if isinstance(d, str)]
+        info = self.problem.names.get(str(name))
+        if "(" not in call:  # a value the checks use (W1 = ...), not a function they call
+            return self.result("error", f"`{name}` is not defined when the cells of {qid} end (not implemented "
+                                        f"yet?). Define {call} in the {qid} cell(s).")
+        lines = [f"`{name}` is not defined when the cells of {qid} end (not implemented yet?), and nothing "
+                 f"in them stands for it. The checks call {call}."]
+        if defined:
+            lines.append(f"Your {qid} cells define {', '.join(f'`{d}`' for d in defined)}; none of them "
+                         f"takes that call.")
+        if info is not None and not info.given:
+            lines.append(f"Write it as a function that takes these arguments (any name is fine).")
+        else:
+            lines.append(f"Define `{name}` with these arguments in the {qid} cell(s).")
+        return self.result("error", " ".join(lines))
 
     # -- the problem set's own words ------------------------------------------------------
     def error_hint(self, error: dict | None) -> str:

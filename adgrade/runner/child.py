@@ -22,7 +22,10 @@ import time
 import traceback
 from typing import Any, Callable
 
+from adgrade.resolve import EntryResolver, MissingEntry, SignatureMismatch
 from adgrade.runner import protocol
+
+__all__ = ["Child", "MissingEntry", "StudentNamespace", "serve", "main"]
 
 #: autodiff calls the student's code made while a request was being answered
 _recorded: list[str] = []
@@ -46,27 +49,16 @@ FRAMEWORK_PREFIXES = ("numpy", "autograd", "jax", "jaxlib", "torch", "scipy", "m
 
 
 class StudentNamespace:
-    """`sub` in wrappers: attribute access to what the student defined."""
+    """`sub` in wrappers: attribute access to what the student defined (entries resolved as for a call)."""
 
-    def __init__(self, namespace: dict[str, Any]):
-        object.__setattr__(self, "_ns", namespace)
+    def __init__(self, resolver: EntryResolver):
+        object.__setattr__(self, "_resolver", resolver)
 
     def __getattr__(self, name: str) -> Any:
-        ns = object.__getattribute__(self, "_ns")
-        if name in ns:
-            return ns[name]
-        raise MissingEntry(name)
+        return object.__getattribute__(self, "_resolver").lookup(name)
 
     def __contains__(self, name: str) -> bool:
-        return name in object.__getattribute__(self, "_ns")
-
-
-class MissingEntry(Exception):
-    """The student did not define a name the check needs."""
-
-    def __init__(self, name: str):
-        super().__init__(name)
-        self.name = name
+        return object.__getattribute__(self, "_resolver").has(name)
 
 
 def forbid_python_fork() -> None:
@@ -88,6 +80,9 @@ class Child:
         #: cell index (a string: JSON) -> positions of its top-level statements not to run
         self.skip_statements = {str(k): set(v) for k, v in (setup.get("skip_statements") or {}).items()}
         self.skip_requests = set(setup.get("skip_requests", ()))
+        #: adgrade's own source files: never shown as the place an error was raised
+        self.grader_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.resolver = EntryResolver(self.namespace, setup.get("entries") or {})
 
     # -- messages ---------------------------------------------------------------
     def after_student_code(self) -> None:
@@ -138,6 +133,7 @@ class Child:
                 if key not in self.skip_cells:
                     self.run_cell(self.cells[key])
             else:
+                self.resolver.start_question(key)
                 for request in self.setup["requests"].get(key, ()):
                     if request["id"] not in self.skip_requests:
                         self.answer(request)
@@ -202,6 +198,7 @@ class Child:
         self.send({"event": "request_start", "id": request["id"]})
         probe = resolve_probe(request.get("probe", "call"))
         _recorded.clear()
+        self.resolver.used = []
         started = time.perf_counter()
         reply: dict[str, Any] = {"event": "answer", "id": request["id"]}
         try:
@@ -213,7 +210,11 @@ class Child:
                 self.after_student_code()
             reply.update(ok=True, value=protocol.encode(value, max_items=protocol.MAX_ITEMS))
         except MissingEntry as exc:
-            reply.update(ok=False, error={"type": "MissingEntry", "message": exc.name, "traceback": ""})
+            reply.update(ok=False, error={"type": "MissingEntry", "message": exc.name, "traceback": "",
+                                          "defined": [str(d)[:200] for d in exc.defined[:12]]})
+        except SignatureMismatch as exc:
+            reply.update(ok=False, error={"type": "SignatureMismatch", "message": str(exc)[:2000], "traceback": "",
+                                          "entry": exc.entry, "signature": exc.signature[:200]})
         except BaseException as exc:
             reply.update(ok=False, error=self.describe_error(exc))
         reply["seconds"] = time.perf_counter() - started
@@ -222,6 +223,8 @@ class Child:
             # the parent reads no larger frame: say what it was instead
             reply["value"] = {"__opaque__": "answer", "reason": f"too large to return (more than "
                                                               f"{protocol.MAX_ANSWER_FRAME // 2**20} MB)"}
+        if self.resolver.used:
+            reply["resolved"] = self.resolver.used[:8]
         self.send(reply)
 
     def describe_error(self, exc: BaseException) -> dict:
@@ -237,8 +240,10 @@ class Child:
         if isinstance(exc, SystemExit):
             message = f"exit code {exc.code!r}"
         lines = traceback.format_list(student[-6:])
+        # where it was raised, if not in the student's own line: a framework's file, never adgrade's
+        outside = [f for f in frames if f.filename not in self.filenames and not self.is_grader_frame(f)]
         last = frames[-1] if frames else None
-        if last is not None and (not student or last is not student[-1]):
+        if last is not None and (not student or last is not student[-1]) and outside and last is outside[-1]:
             lines.append(f"  ... raised inside {os.path.basename(last.filename)}, line {last.lineno}, in {last.name}\n")
         described = {"type": type(exc).__name__[:200], "message": message[:2000], "line": line, "cell": where,
                      "traceback": "".join(lines)[-4000:]}
@@ -251,17 +256,19 @@ class Child:
                                         "called_by_student": last_student >= 0}
         return described
 
+    def is_grader_frame(self, frame: traceback.FrameSummary) -> bool:
+        name = frame.filename
+        return name.startswith("<adgrade") or os.path.abspath(name).startswith(self.grader_dir + os.sep)
+
     # -- helpers for probes --------------------------------------------------------------
     def target(self, entry: str | None, wrapper: dict | None, backend: Any) -> Callable:
         if wrapper is not None:
             fn = load_wrapper(wrapper, backend)
-            sub = StudentNamespace(self.namespace)
+            sub = StudentNamespace(self.resolver)
             return lambda *args: fn(backend.xp, sub, *args)
         if entry is None:
             raise ValueError("a request needs an entry or a wrapper")
-        if entry not in self.namespace:
-            raise MissingEntry(entry)
-        return self.namespace[entry]
+        return self.resolver.lookup(entry)
 
 
 def load_wrapper(wrapper: dict, backend: Any) -> Callable:
@@ -299,7 +306,7 @@ def probe_call(child: Child, *, backend: str | list, args: Any, entry: str | Non
 
 def probe_defined(child: Child, *, names: list[str]) -> Any:
     """Which of these names the student has defined (for optional checks and starters)."""
-    return [name in child.namespace for name in names]
+    return [child.resolver.has(name) for name in names]
 
 
 PROBES: dict[str, Callable] = {"call": probe_call, "defined": probe_defined}

@@ -50,6 +50,9 @@ class Answer:
     message: str = ""
     autodiff_calls: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: which of the student's definitions stood for an entry when it was not the exact name
+    #: (plain data from resolve.EntryResolver; described by resolve.describe_resolution)
+    resolved: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +82,8 @@ class Job:
     slice_plan: Any = field(default=None, repr=False, compare=False)
     #: wall (and CPU) seconds for the whole run, every restart included; None: budget.RunBudget.for_job's
     total_time_limit: float | None = None
+    #: question id -> entry -> candidates for it (resolve.plan_entry)
+    entries: dict[str, dict[str, dict]] = field(default_factory=dict)
 
     def question_of(self, request_id: str) -> str | None:
         for question, requests in self.requests.items():
@@ -368,6 +373,7 @@ class _Attempt:
             "skip_statements": {str(c): sorted(s) for c, s in self.skip_statements.items() if s},
             "skip_requests": sorted(self.done),
             "watch": self.job.watch,
+            "entries": self.job.entries,
         }
         try:
             protocol.write_frame(self.setup_fd, setup)
@@ -440,11 +446,11 @@ class _Attempt:
         elif kind == "answer":
             if event.ok:
                 answer = Answer(key, "ok", value=event.value, autodiff_calls=event.autodiff_calls,
-                                seconds=event.seconds)
+                                seconds=event.seconds, resolved=event.resolved)
             else:
                 status = "missing" if event.error.get("type") == "MissingEntry" else "error"
                 answer = Answer(key, status, error=event.error, autodiff_calls=event.autodiff_calls,
-                                seconds=event.seconds)
+                                seconds=event.seconds, resolved=event.resolved)
             self.outcome.answers[key] = answer
             self.done.add(key)
             self.last_step = ("request", key)

@@ -57,6 +57,8 @@ class Event:
     value: Any = None
     error: dict | None = None
     autodiff_calls: list[str] = field(default_factory=list)
+    #: which of the student's definitions stood for an entry (resolve.EntryResolver), short plain data
+    resolved: list[dict] = field(default_factory=list)
 
 
 def expected_frames(schedule: list, requests: dict[str, list[dict]], skip_cells: set[int],
@@ -135,6 +137,7 @@ def _answer(frame: dict, event: Event, life_seconds: float) -> None:
             type(c) is str and len(c) <= MAX_CALL_NAME for c in calls):
         raise protocol.ProtocolError("an answer whose `autodiff_calls` is not a short list of names")
     event.autodiff_calls = list(calls)
+    event.resolved = checked_resolutions(frame.get("resolved", []))
     if ok:
         event.value = protocol.decode(frame.get("value"), max_items=protocol.MAX_ITEMS)
     else:
@@ -158,10 +161,41 @@ def checked_error(value: Any) -> dict | None:
             if item is not None and (type(item) is not int or not 0 <= item < 10**9):
                 raise protocol.ProtocolError("an error whose `line` is not a line number")
             out[key] = item
+        elif key == "defined":  # a missing entry: the question's own definitions (resolve.MissingEntry)
+            if type(item) is not list or len(item) > 12 or not all(type(d) is str for d in item):
+                raise protocol.ProtocolError("an error whose `defined` is not a short list of names")
+            out[key] = [d[:200] for d in item]
         elif key == "problem_set" and item is not None:  # raised in the problem set's own code (child.py)
             out[key] = _problem_set_origin(item)
         elif type(key) is str and len(key) <= 40 and (item is None or type(item) in (bool, int, float)):
             out[key] = item  # a small field added by a newer child; never text of unbounded length
+    return out
+
+
+#: what one resolution may hold (resolve.EntryResolver._note): text fields, a position, lists of names
+RESOLVED_TEXT = ("entry", "how", "label", "adapted", "signature", "of")
+RESOLVED_LISTS = ("names", "left_out")
+
+
+def checked_resolutions(value: Any) -> list[dict]:
+    """An answer's `resolved` list: at most 8 entries of short strings, an index and short name lists."""
+    if type(value) is not list or len(value) > 8:
+        raise protocol.ProtocolError("an answer whose `resolved` is not a short list")
+    out = []
+    for item in value:
+        if type(item) is not dict:
+            raise protocol.ProtocolError("an answer whose `resolved` holds something that is not an object")
+        clean: dict[str, Any] = {}
+        for key, val in item.items():
+            if key in RESOLVED_TEXT and type(val) is str:
+                clean[key] = val[:200]
+            elif key == "index" and type(val) is int and 0 <= val < 1000:
+                clean[key] = val
+            elif key in RESOLVED_LISTS and type(val) is list and len(val) <= 6 and all(type(v) is str for v in val):
+                clean[key] = [v[:100] for v in val]
+            else:
+                raise protocol.ProtocolError(f"an answer whose `resolved` has an unexpected `{_short(key, 20)}`")
+        out.append(clean)
     return out
 
 

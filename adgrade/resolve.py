@@ -1,0 +1,682 @@
+"""Entry resolution: which of the student's definitions a check's entry name stands for.
+
+Courses fix only some names; students choose the rest (`hessian(fun, x)` for the
+problem set's `hessian_manual`, a method `initialize_weights(self, d, xavier)` on
+their own `nn.Module`, `grad_W = grad(loss, argnums=0)` and `grad_b = ...` for a
+`loss_grad` returning both). Two halves, like a check:
+
+- before running (the parent, `plan_entries`): read *that question's own cells*
+  with `ast` and list the candidates for each entry, best first: the exact name,
+  the problem set's aliases, per-argument gradient functions composed into one
+  (where the spec allows it), a method of that name on a class the question
+  defines, then the question's other top-level callables that fit the call
+  (only name-alike ones when the course gave the name). The course's given code
+  and other questions' cells are never candidates.
+- at answer time (the child, `EntryResolver`): the first candidate that exists
+  and accepts the call's arguments is used (one that raises is passed over when
+  a later one fits and runs), and kept for the rest of the question. When none
+  accepts them but one takes a subset by name (`analytical_gradient(w, x)` for
+  the call `(w, X, y)`), that call is made and judged, so the real mistake is
+  named. What was used goes back with the answer as plain data; the parent says
+  it in the student's words (`describe_resolution`).
+
+Standard library only: the child imports this module.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+#: calls whose first argument is the function being differentiated (JAX, autograd, torch.func)
+DIFFERENTIATING = {"grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "jacobian", "elementwise_grad",
+                   "holomorphic_grad", "vjp", "jvp", "vmap_grad"}
+#: check kinds whose entry returns a derivative (a function passed to grad() in the question is then
+#: the objective, not the answer)
+DERIVATIVE_KINDS = {"gradient", "jacobian", "hessian", "derivative", "finite_difference"}
+
+
+# =====================================================================================
+# reading a question's cells (parent side, before anything runs)
+# =====================================================================================
+
+@dataclass
+class Definition:
+    """One top-level callable a question's cells define."""
+
+    name: str
+    kind: str  # "function" | "class" | "callable" (assigned: lambda, grad(...), jit(...), partial(...))
+    params: tuple[str, ...] | None  # positional parameters (None: not known before running)
+    required: int = 0
+    varargs: bool = False
+    bases: tuple[str, ...] = ()
+    methods: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> params after self
+    derivative: tuple[str, Any] | None = None  # NAME = grad(F, argnums=k): (F, k)
+    label: str = ""
+    line: int = 0
+
+    @property
+    def is_module(self) -> bool:
+        return self.kind == "class" and any(b.split(".")[-1] == "Module" for b in self.bases)
+
+    def signature(self) -> str:
+        if self.params is None:
+            return self.name
+        return f"{self.name}({', '.join(self.params)}{', ...' if self.varargs else ''})"
+
+    def fits(self, n_args: int) -> bool | None:
+        """Whether a call with n_args positional arguments fits (None: unknown before running)."""
+        if self.params is None:
+            return None
+        return self.required <= n_args and (n_args <= len(self.params) or self.varargs)
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr}" if inner else node.attr
+    return ""
+
+
+def _params(args: ast.arguments, skip: int = 0) -> tuple[tuple[str, ...], int, bool]:
+    positional = [a.arg for a in args.posonlyargs + args.args][skip:]
+    n_defaults = len(args.defaults)
+    required = max(0, len(args.posonlyargs + args.args) - n_defaults - skip)
+    return tuple(positional), required, args.vararg is not None
+
+
+def _derivative_of(call: ast.Call) -> tuple[str, Any] | None:
+    """`grad(F, argnums=k)` -> (F, k); None for anything else."""
+    if _dotted(call.func).split(".")[-1] not in ("grad", "jacrev", "jacfwd") or not call.args:
+        return None
+    target = _dotted(call.args[0])
+    if not target:
+        return None
+    argnums: Any = 0
+    for kw in call.keywords:
+        if kw.arg in ("argnums", "argnum"):
+            try:
+                argnums = ast.literal_eval(kw.value)
+            except ValueError:
+                return None
+    if len(call.args) > 1:
+        try:
+            argnums = ast.literal_eval(call.args[1])
+        except ValueError:
+            return None
+    return target, (tuple(argnums) if isinstance(argnums, list) else argnums)
+
+
+def read_definitions(sources: list[tuple[str, str]]) -> tuple[dict[str, Definition], set[str]]:
+    """(name -> its last top-level callable definition, names passed to grad-like calls) of
+    [(label, source)] cells; cells that do not parse are passed over."""
+    defs: dict[str, Definition] = {}
+    differentiated: set[str] = set()
+    for label, source in sources:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _dotted(node.func).split(".")[-1] in DIFFERENTIATING and node.args:
+                name = _dotted(node.args[0])
+                if name:
+                    differentiated.add(name)
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                params, required, varargs = _params(node.args)
+                defs[node.name] = Definition(node.name, "function", params, required, varargs,
+                                             label=label, line=node.lineno)
+            elif isinstance(node, ast.ClassDef):
+                methods = {}
+                init: tuple[tuple[str, ...], int, bool] = ((), 0, False)
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        is_static = any(_dotted(d) == "staticmethod" for d in item.decorator_list)
+                        p = _params(item.args, skip=0 if is_static else 1)
+                        methods[item.name] = p[0]
+                        if item.name == "__init__":
+                            init = p
+                defs[node.name] = Definition(node.name, "class", init[0], init[1], init[2],
+                                             bases=tuple(_dotted(b) for b in node.bases), methods=methods,
+                                             label=label, line=node.lineno)
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                value = node.value
+                name = node.targets[0].id
+                if isinstance(value, ast.Lambda):
+                    params, required, varargs = _params(value.args)
+                    defs[name] = Definition(name, "callable", params, required, varargs, label=label,
+                                            line=node.lineno)
+                elif isinstance(value, ast.Call) and _dotted(value.func).split(".")[-1] in (
+                        DIFFERENTIATING | {"jit", "partial", "vmap", "checkpoint"}):
+                    defs[name] = Definition(name, "callable", None, derivative=_derivative_of(value),
+                                            label=label, line=node.lineno)
+                else:
+                    defs.pop(name, None)  # rebound to something that is not a function
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    for sub in ast.walk(target):
+                        if isinstance(sub, ast.Name):
+                            defs.pop(sub.id, None)
+    return defs, differentiated
+
+
+# =====================================================================================
+# planning (parent side): the candidates of every entry, best first
+# =====================================================================================
+
+@dataclass
+class EntryNeed:
+    """What the problem set says about one entry (spec.EntryInfo plus what its checks do with it)."""
+
+    name: str
+    params: tuple[str, ...] = ()  # the call the checks make, in course terms
+    call: str = ""
+    returns: str = ""
+    given: bool = True  # the course gave students this name
+    aliases: tuple[str, ...] = ()
+    compose_argnums: tuple[int, ...] = ()  # may be per-argument gradient functions, in this argnums order
+    kind: str = "function"  # function | module
+    derivative: bool = False  # it returns a derivative
+
+
+_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def name_tokens(name: str) -> set[str]:
+    return {t.lower() for t in _TOKEN.findall(name)} - {"my", "fn", "func", "function", "the", "of", "compute"}
+
+
+def similarity(name: str, wanted: list[str]) -> int:
+    """Shared name tokens (a token matches one it starts, at 3 letters or more: grad / gradient)."""
+    have = name_tokens(name)
+    best = 0
+    for w in wanted:
+        want = name_tokens(w)
+        shared = sum(1 for a in want if any(a == b or (min(len(a), len(b)) >= 3 and (a.startswith(b) or
+                                                                                   b.startswith(a)))
+                                            for b in have))
+        best = max(best, shared)
+    return best
+
+
+def plan_entry(need: EntryNeed, defs: dict[str, Definition], differentiated: set[str],
+               excluded: set[str], own_cells: bool = True) -> dict:
+    """The candidates for one entry (plain data for the child), best first. Aliases count where the
+    question's own cells define them (anywhere, when the submission marks no cells for the question)."""
+    candidates: list[dict] = [{"how": "name", "names": [need.name]}]
+    for alias in need.aliases:
+        if alias not in excluded and (alias in defs or not own_cells):
+            candidates.append({"how": "alias", "names": [alias], "label": defs[alias].label if alias in defs
+                               else ""})
+    own = {n: d for n, d in defs.items() if n not in excluded and n != need.name and n not in need.aliases}
+    if need.compose_argnums:
+        by_target: dict[str, dict[Any, str]] = {}
+        for d in own.values():
+            if d.derivative is not None:
+                by_target.setdefault(d.derivative[0], {})[d.derivative[1]] = d.name
+        for target, parts in sorted(by_target.items()):
+            if all(k in parts for k in need.compose_argnums):
+                names = [parts[k] for k in need.compose_argnums]
+                candidates.append({"how": "argnums", "names": names, "of": target,
+                                   "label": own[names[0]].label})
+    wanted = [need.name, *need.aliases]
+    if need.kind != "module":
+        for d in own.values():
+            if d.kind == "class":
+                for method in d.methods:
+                    if method in wanted:
+                        candidates.append({"how": "method", "names": [method], "cls": d.name,
+                                           "signature": f"{d.name}.{method}(self, {', '.join(d.methods[method])})",
+                                           "label": d.label})
+    ranked = []
+    n = len(need.params)
+    for d in own.values():
+        if need.kind == "module":
+            if not d.is_module:
+                continue
+        elif d.kind == "class":
+            continue
+        if need.derivative and d.name in differentiated:
+            continue  # the objective handed to grad(), not its derivative
+        alike = similarity(d.name, wanted)
+        fits = d.fits(n) if n else None
+        if need.given and not alike:
+            continue  # a name the course gave: only a name-alike definition stands for it
+        if fits is False and not alike:
+            continue
+        overlap = len({p.lower() for p in d.params or ()} & {p.lower() for p in need.params})
+        ranked.append(((fits is not False, alike, fits is True, overlap, d.line, d.label), d))
+    for _, d in sorted(ranked, key=lambda r: r[0], reverse=True):
+        candidates.append({"how": "shape", "names": [d.name], "signature": d.signature(), "label": d.label,
+                           "alike": similarity(d.name, wanted) > 0})
+    callables = [d.signature() for d in defs.values() if d.kind != "class" or d.is_module]
+    return {"entry": need.name, "kind": need.kind, "params": list(need.params), "call": need.call,
+            "returns": need.returns, "candidates": candidates, "defined": callables[:12]}
+
+
+def reference_signatures(path: Any) -> dict[str, tuple[str, ...]]:
+    """Parameter names of the reference solution's top-level functions and classes (the call's names
+    when the problem set does not spell the call out)."""
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read())
+    except (OSError, SyntaxError, ValueError, TypeError):
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out[node.name] = _params(node.args)[0]
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    out[node.name] = _params(item.args, skip=1)[0]
+    return out
+
+
+def entry_needs(problem: Any, checks: list[Any], reference: dict[str, tuple[str, ...]]) -> list[EntryNeed]:
+    """What one problem's checks need of each entry (spec.ProblemSpec and its checks' specs)."""
+    names: list[str] = list(problem.entries) + list(problem.names)
+    module_entries: set[str] = set()
+    derivative: set[str] = set()
+    for check in checks:
+        spec = check.spec if hasattr(check, "spec") else check
+        if spec.entry:
+            names.append(spec.entry)
+            if spec.kind == "module":
+                module_entries.add(spec.entry)
+            if spec.kind in DERIVATIVE_KINDS:
+                derivative.add(spec.entry)
+        init = spec.options.get("init")
+        if isinstance(init, str):
+            names.append(init)
+        for cand in spec.options.get("entries") or ():
+            if isinstance(cand, dict) and isinstance(cand.get("entry"), str):
+                names.append(cand["entry"])
+    out = []
+    for name in dict.fromkeys(names):
+        info = problem.names.get(name)
+        params = (info.params if info is not None and info.call else ()) or reference.get(name, ())
+        call = (info.call if info is not None and info.call else "") or \
+            (f"{name}({', '.join(params)})" if name in reference else name)
+        out.append(EntryNeed(
+            name=name, params=tuple(params), call=call, returns=info.returns if info else "",
+            given=info.given if info else True, aliases=info.aliases if info else (),
+            compose_argnums=info.compose_argnums if info else (),
+            kind="module" if name in module_entries else "function", derivative=name in derivative))
+    return out
+
+
+def plan_question(needs: list[EntryNeed], sources: list[tuple[str, str]], excluded: set[str]) -> dict[str, dict]:
+    """entry -> plan for one question, from that question's own cells [(label, source)]."""
+    defs, differentiated = read_definitions(sources)
+    plans = {}
+    for need in needs:
+        others = {n.name for n in needs if n.name != need.name} | {a for n in needs if n.name != need.name
+                                                                 for a in n.aliases}
+        plans[need.name] = plan_entry(need, defs, differentiated, excluded | others, own_cells=bool(sources))
+    return plans
+
+
+def candidate_names(plans: dict[str, dict]) -> set[str]:
+    """Every name a question's entry plans may use (what slicing must keep defined)."""
+    names: set[str] = set()
+    for plan in plans.values():
+        for cand in plan.get("candidates", ()):
+            names.update(cand.get("names", ()))
+            if cand.get("cls"):
+                names.add(cand["cls"])
+    return names
+
+
+_REFERENCE_CACHE: dict[str, dict[str, tuple[str, ...]]] = {}
+
+
+def call_words(problem: Any, name: str, reference: Any = None) -> str:
+    """"`analytical_gradient(w, X, y)` -> the gradient of ..." for a missing or mismatched entry."""
+    info = problem.names.get(name)
+    if info is not None and info.call:
+        return describe_call({"call": info.call, "returns": info.returns})
+    key = str(reference or "")
+    if key not in _REFERENCE_CACHE:
+        _REFERENCE_CACHE[key] = reference_signatures(reference) if reference else {}
+    params = _REFERENCE_CACHE[key].get(name)
+    call = f"{name}({', '.join(params)})" if params is not None else name
+    return describe_call({"call": call, "returns": info.returns if info is not None else ""})
+
+
+def describe_call(plan: dict) -> str:
+    call = plan.get("call") or plan.get("entry", "")
+    returns = plan.get("returns") or ""
+    return f"`{call}`" + (f" -> {returns}" if returns else "")
+
+
+# =====================================================================================
+# words for the report (parent side)
+# =====================================================================================
+
+def describe_resolution(info: dict, plan: dict | None) -> str:
+    """'graded your `hessian(fun, x)` (cell 7) as `hessian_manual(f, x)`' from the child's plain data."""
+    entry = str(info.get("entry", ""))
+    plan = plan or {}
+    target = f"`{plan.get('call') or entry}`"
+    how = info.get("how")
+    where = f" ({info['label']})" if info.get("label") else ""
+    names = [str(n) for n in info.get("names") or []]
+    signature = str(info.get("signature") or (names[0] if names else entry))
+    if how == "argnums":
+        parts = " and ".join(f"`{n}`" for n in names)
+        of = f" (the gradients of `{info['of']}` by argument)" if info.get("of") else ""
+        text = f"graded your {parts}{of}{where} together as {target}, returning their results as a tuple"
+    elif how == "method":
+        text = (f"graded the method `{info.get('signature') or names[0]}`{where} as {target}, called as "
+                f"`model.{names[0]}(...)` on the model built from your class")
+    elif how == "name":
+        text = f"graded your `{signature}`{where} as {target}"
+    else:
+        text = f"graded your `{signature}`{where} as {target}"
+    adapted = info.get("adapted")
+    left = [str(p) for p in info.get("left_out") or []]
+    if adapted and left:
+        text += (f"; it does not take the checks' arguments, so it was called as `{adapted}` "
+                 f"({', '.join(left)} left out) and judged on what it returned")
+    elif adapted:
+        text += f"; its parameters come in another order, so it was called as `{adapted}`"
+    return text
+
+
+# =====================================================================================
+# the child's half: find the candidate at answer time
+# =====================================================================================
+
+class MissingEntry(Exception):
+    """The student defined nothing that can stand for an entry."""
+
+    def __init__(self, name: str, defined: list[str] | None = None):
+        super().__init__(name)
+        self.name = name
+        self.defined = defined or []
+
+
+class SignatureMismatch(Exception):
+    """The student's definition cannot be called the way the checks call the entry."""
+
+    def __init__(self, message: str, entry: str, signature: str):
+        super().__init__(message)
+        self.entry = entry
+        self.signature = signature
+
+
+def _signature_of(fn: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+
+
+def _shown_signature(name: str, fn: Any) -> str:
+    sig = _signature_of(fn)
+    return f"{name}{sig}" if sig is not None else name
+
+
+def _is_students(obj: Any) -> bool:
+    """Defined by the student's cells (which run as __main__), directly or wrapped (jax.grad(f))."""
+    seen = 0
+    while obj is not None and seen < 5:
+        if getattr(obj, "__module__", None) == "__main__":
+            return True
+        obj = getattr(obj, "__wrapped__", None)
+        seen += 1
+    return False
+
+
+def binds(fn: Any, args: tuple, kwargs: dict) -> bool:
+    sig = _signature_of(fn)
+    if sig is None:
+        return True  # builtins and C functions: find out by calling
+    try:
+        sig.bind(*args, **kwargs)
+    except TypeError:
+        return False
+    return True
+
+
+def adapt_by_names(fn: Any, wanted: list[str], args: tuple, kwargs: dict) -> tuple[list[int], list[str]] | None:
+    """The argument positions to pass when fn's parameters are a subset (any order) of the call's,
+    matched by name ignoring case; (positions, names left out), or None when no such call exists."""
+    sig = _signature_of(fn)
+    if sig is None or kwargs or len(wanted) != len(args):
+        return None
+    lower = [w.lower() for w in wanted]
+    chosen: list[int] = []
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        key = p.name.lower()
+        if key in lower and lower.index(key) not in chosen:
+            chosen.append(lower.index(key))
+        elif p.default is p.empty:
+            return None  # it needs something the call does not have
+        else:
+            break
+    if not chosen or chosen == list(range(len(args))):
+        return None
+    return chosen, [w for i, w in enumerate(wanted) if i not in chosen]
+
+
+def reordered_by_names(fn: Any, wanted: list[str], args: tuple, kwargs: dict) -> list[int] | None:
+    """When fn's positional parameters are the call's, by name (ignoring case), in another order: the
+    argument positions to pass them in; else None."""
+    sig = _signature_of(fn)
+    if sig is None or kwargs or len(wanted) != len(args):
+        return None
+    names = [p.name.lower() for p in sig.parameters.values()
+             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    lower = [w.lower() for w in wanted]
+    if len(names) != len(lower) or sorted(names) != sorted(lower) or names == lower or len(set(lower)) != len(lower):
+        return None
+    return [lower.index(n) for n in names]
+
+
+def _picking(fn: Callable, positions: list[int]) -> Callable:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return fn(*[args[i] for i in positions], **kwargs)
+
+    call.__name__ = getattr(fn, "__name__", "entry")
+    return call
+
+
+class EntryResolver:
+    """Finds entries in the student's namespace for the question being answered."""
+
+    def __init__(self, namespace: dict[str, Any], plans: dict[str, dict[str, dict]]):
+        self.namespace = namespace
+        self.plans = plans or {}
+        self.question: str | None = None
+        self.used: list[dict] = []  # resolutions used while answering the current request
+        self._chosen: dict[tuple, tuple[Callable, dict]] = {}
+
+    def start_question(self, question: str | None) -> None:
+        self.question = question
+        self._chosen.clear()
+
+    def plan(self, name: str) -> dict | None:
+        return self.plans.get(self.question or "", {}).get(name)
+
+    def has(self, name: str) -> bool:
+        plan = self.plan(name)
+        if plan is None:
+            return name in self.namespace
+        return any(self._build(c, plan) is not None for c in plan["candidates"] if c["how"] != "method") or \
+            any(c["how"] == "method" for c in plan["candidates"])
+
+    def lookup(self, name: str) -> Any:
+        plan = self.plan(name)
+        if plan is None or (name in self.namespace and not callable(self.namespace[name])):
+            if name in self.namespace:
+                return self.namespace[name]  # a value (W1 = ...), or an entry no plan covers: as named
+            raise MissingEntry(name)
+        if plan.get("kind") == "module":
+            for index, cand in enumerate(plan["candidates"]):
+                obj = self._build(cand, plan)
+                if obj is not None and isinstance(obj, type):
+                    self._note(cand, index, plan, obj)
+                    return obj
+            for index, cand in enumerate(plan["candidates"]):
+                obj = self._build(cand, plan)
+                if obj is not None:
+                    self._note(cand, index, plan, obj)
+                    return obj
+            raise self._missing(plan)
+        if not any(c["how"] == "method" for c in plan["candidates"]) and \
+                all(self._build(c, plan) is None for c in plan["candidates"]):
+            raise self._missing(plan)
+        return self._dispatcher(name, plan)
+
+    # -- internals ----------------------------------------------------------------------
+    def _missing(self, plan: dict) -> MissingEntry:
+        defined = []
+        for text in plan.get("defined") or []:
+            fname = text.split("(")[0]
+            obj = self.namespace.get(fname)
+            defined.append(_shown_signature(fname, obj) if callable(obj) else text)
+        return MissingEntry(plan["entry"], defined)
+
+    def _build(self, cand: dict, plan: dict) -> Any:
+        """The callable a candidate stands for, or None when the student's namespace lacks it."""
+        names = cand["names"]
+        ns = self.namespace
+        if cand["how"] == "method":
+            return None  # needs the object: built at call time
+        if not all(n in ns and callable(ns[n]) for n in names):
+            return None
+        if cand["how"] != "name" and not all(_is_students(ns[n]) for n in names):
+            return None  # e.g. `from jax import hessian`: the framework's, not the student's work
+        if cand["how"] == "argnums":
+            parts = [ns[n] for n in names]
+
+            def composed(*args: Any, **kwargs: Any) -> tuple:
+                return tuple(p(*args, **kwargs) for p in parts)
+
+            sig = _signature_of(parts[0])
+            if sig is not None:
+                composed.__signature__ = sig  # type: ignore[attr-defined]
+            composed.__name__ = " and ".join(names)
+            return composed
+        return ns[names[0]]
+
+    def _method(self, cand: dict, args: tuple) -> Callable | None:
+        if not args:
+            return None
+        bound = getattr(args[0], cand["names"][0], None)
+        if not callable(bound):
+            return None
+
+        def call_method(obj: Any, *rest: Any, **kwargs: Any) -> Any:
+            return getattr(obj, cand["names"][0])(*rest, **kwargs)
+
+        return call_method
+
+    def _note(self, cand: dict, index: int, plan: dict, fn: Any, adapted: str = "", left_out=()) -> None:
+        if cand["how"] == "name" and not adapted:
+            return  # the exact name, called as the checks call it: nothing to say
+        info = {"entry": plan["entry"], "how": cand["how"], "index": index, "names": list(cand["names"]),
+                "label": cand.get("label", ""), "adapted": adapted, "left_out": list(left_out)}
+        if cand.get("of"):
+            info["of"] = cand["of"]
+        if cand["how"] == "method":
+            info["signature"] = cand.get("signature", "")
+        elif cand["how"] != "argnums":
+            info["signature"] = _shown_signature(cand["names"][0], fn)
+        if info not in self.used:
+            self.used.append(info)
+
+    def _choices(self, plan: dict, args: tuple, kwargs: dict) -> list[tuple[int, dict, Callable]]:
+        out = []
+        for index, cand in enumerate(plan["candidates"]):
+            fn = self._method(cand, args) if cand["how"] == "method" else self._build(cand, plan)
+            if fn is not None:
+                out.append((index, cand, fn))
+        return out
+
+    def _dispatcher(self, name: str, plan: dict) -> Callable:
+        resolver = self
+
+        def entry(*args: Any, **kwargs: Any) -> Any:
+            key = (resolver.question, name, len(args), tuple(sorted(kwargs)))
+            if key in resolver._chosen:
+                fn, info = resolver._chosen[key]
+                if info:
+                    resolver._note(*info["note"])
+                return fn(*args, **kwargs)
+            return resolver._first_call(key, plan, args, kwargs)
+
+        entry.__name__ = name
+        params = plan.get("params") or []
+        if params and all(p.isidentifier() for p in params):
+            entry.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+                [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in params])
+        return entry
+
+    def _first_call(self, key: tuple, plan: dict, args: tuple, kwargs: dict) -> Any:
+        choices = self._choices(plan, args, kwargs)
+        if not choices:
+            raise self._missing(plan)
+        wanted = [str(p) for p in plan.get("params") or []]
+        fitting = []
+        for index, cand, fn in choices:
+            order = reordered_by_names(fn, wanted, args, kwargs) if cand["how"] != "method" else None
+            if order is not None:  # the call's parameters, by name, in another order: pass them so
+                call = f"{cand['names'][0]}({', '.join(wanted[i] for i in order)})"
+                fitting.append((index, cand, _picking(fn, order), (cand, index, plan, fn, call, [])))
+            elif self._binds(cand, fn, args, kwargs):
+                fitting.append((index, cand, fn, (cand, index, plan, fn)))
+        first_error: BaseException | None = None
+        for n, (index, cand, fn, note) in enumerate(fitting):
+            try:
+                value = fn(*args, **kwargs)
+            except Exception as exc:
+                if n + 1 < len(fitting) and cand["how"] == "shape":
+                    first_error = first_error or exc
+                    continue  # a later candidate may fit better; this one's error is kept if none does
+                if first_error is not None:
+                    raise first_error
+                self._keep(key, fn, note)
+                raise
+            self._keep(key, fn, note)
+            return value
+        if first_error is not None:
+            raise first_error
+        for index, cand, fn in choices:
+            if cand["how"] == "shape" and not cand.get("alike"):
+                continue
+            if cand["how"] == "method":
+                continue
+            mapping = adapt_by_names(fn, wanted, args, kwargs)
+            if mapping is None:
+                continue
+            positions, left_out = mapping
+            call = f"{cand['names'][0]}({', '.join(wanted[i] for i in positions)})"
+            adapted = _picking(fn, positions)
+            self._keep(key, adapted, (cand, index, plan, fn, call, left_out))
+            return adapted(*args, **kwargs)
+        index, cand, fn = choices[0]
+        shown = cand.get("signature") if cand["how"] == "method" else _shown_signature(cand["names"][0], fn)
+        raise SignatureMismatch(
+            f"the checks call {describe_call(plan)}, with {len(args)} argument{'s' if len(args) != 1 else ''}; "
+            f"your `{shown}` cannot be called that way. Give it the parameters of that call, in that order.",
+            plan["entry"], str(shown))
+
+    def _binds(self, cand: dict, fn: Callable, args: tuple, kwargs: dict) -> bool:
+        if cand["how"] == "method":
+            return binds(getattr(args[0], cand["names"][0]), args[1:], kwargs)
+        return binds(fn, args, kwargs)
+
+    def _keep(self, key: tuple, fn: Callable, note: tuple) -> None:
+        self._chosen[key] = (fn, {"note": note})
+        self._note(*note)
