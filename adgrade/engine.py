@@ -261,7 +261,6 @@ def entry_plans(assignment: AssignmentSpec, the_plan: Plan, cells: list[Cell],
     """For every planned question, the candidates of each entry, read from that question's own cells."""
     reference = reference_signatures(assignment.reference) if assignment.reference else {}
     excluded = set(assignment.given_code) | {e for p in assignment.problems for e in p.entries}
-    excluded |= {a for p in assignment.problems for info in p.names.values() for a in info.aliases}
     plans = {}
     for problem, checks in the_plan.problems:
         sources = [(c.label, c.source) for c in cells if c.kind == "code" and owner.get(c.index) == problem.id]

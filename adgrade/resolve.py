@@ -57,6 +57,7 @@ class Definition:
     derivative: tuple[str, Any] | None = None  # NAME = grad(F, argnums=k): (F, k)
     label: str = ""
     line: int = 0
+    order: int = 0  # position among the question's definitions (later ones are preferred on a tie)
 
     @property
     def is_module(self) -> bool:
@@ -117,6 +118,7 @@ def read_definitions(sources: list[tuple[str, str]]) -> tuple[dict[str, Definiti
     [(label, source)] cells; cells that do not parse are passed over."""
     defs: dict[str, Definition] = {}
     differentiated: set[str] = set()
+    sources_order = {label: i for i, (label, _) in enumerate(sources)}
     for label, source in sources:
         try:
             tree = ast.parse(source)
@@ -164,6 +166,8 @@ def read_definitions(sources: list[tuple[str, str]]) -> tuple[dict[str, Definiti
                     for sub in ast.walk(target):
                         if isinstance(sub, ast.Name):
                             defs.pop(sub.id, None)
+    for order, d in enumerate(sorted(defs.values(), key=lambda d: (sources_order.get(d.label, 0), d.line))):
+        d.order = order
     return defs, differentiated
 
 
@@ -184,6 +188,7 @@ class EntryNeed:
     compose_argnums: tuple[int, ...] = ()  # may be per-argument gradient functions, in this argnums order
     kind: str = "function"  # function | module
     derivative: bool = False  # it returns a derivative
+    objective: bool = False  # the checks differentiate it
 
 
 _TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
@@ -206,8 +211,49 @@ def similarity(name: str, wanted: list[str]) -> int:
     return best
 
 
+#: name tokens of a function that returns a derivative
+DERIVATIVE_WORDS = ("grad", "gradient", "grads", "jac", "jacobian", "hess", "hessian", "deriv", "derivative", "dl",
+                    "backward", "backprop")
+
+
+def _derivative_like(name: str) -> bool:
+    return any(t in DERIVATIVE_WORDS or t.startswith(("grad", "deriv", "jacob", "hess")) for t in name_tokens(name))
+
+
+def shape_scores(need: EntryNeed, own: dict[str, Definition], differentiated: set[str]) -> list[tuple[tuple, Definition]]:
+    """The question's definitions that may stand for an entry by their shape of use, each with a
+    sort key (higher is better): fits the call, plays the entry's role, name alike, parameter names."""
+    wanted = [need.name, *need.aliases]
+    ranked = []
+    n = len(need.params)
+    for d in own.values():
+        if need.kind == "module":
+            if not d.is_module:
+                continue
+        elif d.kind == "class":
+            continue
+        if need.derivative and d.name in differentiated:
+            continue  # the objective handed to grad(), not its derivative
+        alike = similarity(d.name, wanted)
+        fits = d.fits(n) if n else None
+        if need.given and not alike:
+            continue  # a name the course gave: only a name-alike definition stands for it
+        if fits is False and not alike:
+            continue
+        if need.objective and d.name in differentiated:
+            role = 2  # the student differentiates it: an objective, as the checks will
+        elif need.kind == "module" or need.derivative == (_derivative_like(d.name) or d.derivative is not None):
+            role = 1  # returns a derivative (by its name, or made by grad()) exactly when the entry does
+        else:
+            role = 0
+        overlap = len({p.lower() for p in d.params or ()} & {p.lower() for p in need.params})
+        ranked.append(((fits is not False, alike, role, fits is True, overlap, d.order), d))
+    return ranked
+
+
 def plan_entry(need: EntryNeed, defs: dict[str, Definition], differentiated: set[str],
-               excluded: set[str], own_cells: bool = True) -> dict:
+               excluded: set[str], own_cells: bool = True,
+               shapes: list[tuple[tuple, Definition]] | None = None) -> dict:
     """The candidates for one entry (plain data for the child), best first. Aliases count where the
     question's own cells define them (anywhere, when the submission marks no cells for the question)."""
     candidates: list[dict] = [{"how": "name", "names": [need.name]}]
@@ -235,25 +281,9 @@ def plan_entry(need: EntryNeed, defs: dict[str, Definition], differentiated: set
                         candidates.append({"how": "method", "names": [method], "cls": d.name,
                                            "signature": f"{d.name}.{method}(self, {', '.join(d.methods[method])})",
                                            "label": d.label})
-    ranked = []
-    n = len(need.params)
-    for d in own.values():
-        if need.kind == "module":
-            if not d.is_module:
-                continue
-        elif d.kind == "class":
-            continue
-        if need.derivative and d.name in differentiated:
-            continue  # the objective handed to grad(), not its derivative
-        alike = similarity(d.name, wanted)
-        fits = d.fits(n) if n else None
-        if need.given and not alike:
-            continue  # a name the course gave: only a name-alike definition stands for it
-        if fits is False and not alike:
-            continue
-        overlap = len({p.lower() for p in d.params or ()} & {p.lower() for p in need.params})
-        ranked.append(((fits is not False, alike, fits is True, overlap, d.line, d.label), d))
-    for _, d in sorted(ranked, key=lambda r: r[0], reverse=True):
+    if shapes is None:
+        shapes = shape_scores(need, own, differentiated)
+    for _, d in sorted(shapes, key=lambda r: r[0], reverse=True):
         candidates.append({"how": "shape", "names": [d.name], "signature": d.signature(), "label": d.label,
                            "alike": similarity(d.name, wanted) > 0})
     callables = [d.signature() for d in defs.values() if d.kind != "class" or d.is_module]
@@ -284,6 +314,7 @@ def entry_needs(problem: Any, checks: list[Any], reference: dict[str, tuple[str,
     names: list[str] = list(problem.entries) + list(problem.names)
     module_entries: set[str] = set()
     derivative: set[str] = set()
+    objective: set[str] = set()
     for check in checks:
         spec = check.spec if hasattr(check, "spec") else check
         if spec.entry:
@@ -292,6 +323,8 @@ def entry_needs(problem: Any, checks: list[Any], reference: dict[str, tuple[str,
                 module_entries.add(spec.entry)
             if spec.kind in DERIVATIVE_KINDS:
                 derivative.add(spec.entry)
+            if spec.kind == "autodiff":
+                objective.add(spec.entry)
         init = spec.options.get("init")
         if isinstance(init, str):
             names.append(init)
@@ -308,18 +341,29 @@ def entry_needs(problem: Any, checks: list[Any], reference: dict[str, tuple[str,
             name=name, params=tuple(params), call=call, returns=info.returns if info else "",
             given=info.given if info else True, aliases=info.aliases if info else (),
             compose_argnums=info.compose_argnums if info else (),
-            kind="module" if name in module_entries else "function", derivative=name in derivative))
+            kind="module" if name in module_entries else "function", derivative=name in derivative,
+            objective=name in objective))
     return out
 
 
 def plan_question(needs: list[EntryNeed], sources: list[tuple[str, str]], excluded: set[str]) -> dict[str, dict]:
     """entry -> plan for one question, from that question's own cells [(label, source)]."""
     defs, differentiated = read_definitions(sources)
+    names = {n.name for n in needs} | {a for n in needs for a in n.aliases}
+    own = {k: d for k, d in defs.items() if k not in excluded and k not in names}
+    scores = {need.name: shape_scores(need, own, differentiated) for need in needs}
+    # one definition stands for one entry: the entry it fits best (ties: all of them)
+    best: dict[str, tuple] = {}
+    for ranked in scores.values():
+        for key, d in ranked:
+            best[d.name] = max(best.get(d.name, key), key)
     plans = {}
     for need in needs:
         others = {n.name for n in needs if n.name != need.name} | {a for n in needs if n.name != need.name
                                                                  for a in n.aliases}
-        plans[need.name] = plan_entry(need, defs, differentiated, excluded | others, own_cells=bool(sources))
+        shapes = [(key, d) for key, d in scores[need.name] if key >= best[d.name]]
+        plans[need.name] = plan_entry(need, defs, differentiated, excluded | others, own_cells=bool(sources),
+                                      shapes=shapes)
     return plans
 
 
