@@ -265,6 +265,17 @@ def entry_plans(assignment: AssignmentSpec, the_plan: Plan, cells: list[Cell],
     for problem, checks in the_plan.problems:
         sources = [(c.label, c.source) for c in cells if c.kind == "code" and owner.get(c.index) == problem.id]
         plans[problem.id] = plan_question(entry_needs(problem, checks, reference), sources, excluded)
+    # an entry several problems share (p2c times p2a's and p2b's functions) may stand for what the
+    # problem that asks for it found in its own cells
+    found: dict[str, list[dict]] = {}
+    for by_entry in plans.values():
+        for entry, entry_plan in by_entry.items():
+            for cand in entry_plan["candidates"][1:]:
+                if cand not in found.setdefault(entry, []):
+                    found[entry].append(cand)
+    for by_entry in plans.values():
+        for entry, entry_plan in by_entry.items():
+            entry_plan["candidates"] += [c for c in found.get(entry, ()) if c not in entry_plan["candidates"]]
     return plans
 
 

@@ -1,0 +1,113 @@
+"""The real courses' notebooks (the seeds, rebuilt as submissions) and renamed variants, through the real
+CLI: graded as a careful instructor grades them, on the mathematics, whatever the student named things.
+
+tests/fixtures/seeds/ are copies of shared/seeds/as-submissions/ (what real students handed in);
+tests/fixtures/renamed/ are realistic variants (every entry renamed, cells reordered and merged, the
+course's starter kept), written by make_variants.py there.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pytest
+
+from conftest import FIXTURES, ROOT, run_json
+
+SEEDS = FIXTURES / "seeds"
+RENAMED = FIXTURES / "renamed"
+
+
+@lru_cache(maxsize=None)
+def report(path: str, assignment: str, *only: str) -> dict:
+    args = [a for q in only for a in ("--only", q)]
+    data, proc = run_json("check", path, "-a", assignment, *args, timeout=900)
+    assert proc.returncode in (0, 1), proc.stderr
+    return data
+
+
+def problems(data: dict) -> dict[str, dict]:
+    return {p["id"]: p for p in data["problems"]}
+
+
+def text(problem: dict) -> str:
+    return " ".join([c["message"] for c in problem["checks"]] + problem.get("notes", []))
+
+
+def test_seed_002_autograd_intro_only_cos_cos_fails():
+    by_id = problems(report(str(SEEDS / "002_autograd-intro.ipynb"), "autograd-intro"))
+    assert by_id["e3"]["status"] == "failed" and "cos(cos(x))" in text(by_id["e3"])
+    assert all(p["status"] == "passed" for pid, p in by_id.items() if pid != "e3"), by_id
+
+
+def test_seed_003_jax_objectives():
+    by_id = problems(report(str(SEEDS / "003_jax-objectives.ipynb"), "jax-objectives"))
+    t1, t2, t3 = by_id["t1"], by_id["t2"], by_id["t3"]
+    # t1: f right; mse indexes the batch by rows; analytical_gradient(w, x) is called with the batch and
+    # is the mean of ∇f, the known mistake, named (not a signature error inside the grader)
+    assert 1 <= t1["score"] <= 2, text(t1)
+    assert "mean gradient of f, not the gradient of the MSE" in text(t1)
+    assert "analytical_gradient(w, X)" in text(t1) and "y left out" in text(t1)
+    # t2: cross-entropy and the gradient under the student's own names (grad_W, grad_b) get credit;
+    # numerical_gradient handles 1-D params only
+    assert 5 <= t2["score"] <= 7, text(t2)
+    checks = {c["name"]: c for c in t2["checks"]}
+    assert checks["loss_grad returns (dL/dW, dL/db) of the cross-entropy of the linear model"]["status"] == "passed"
+    assert "`grad_W` and `grad_b`" in text(t2)
+    assert "only 1-D params" in text(t2) or "handles only 1-D" in text(t2)
+    assert t3["status"] == "passed"
+
+
+def test_seed_004_torch_backprop():
+    """p2c (timing) is left out here: the seed's own benchmark loops decide how long it takes."""
+    by_id = problems(report(str(SEEDS / "004_torch-backprop.ipynb"), "torch-backprop",
+                            "p1", "p1-train", "p2a", "p2b", "p3", "p4", "p5"))
+    for pid in ("p1", "p2a", "p2b", "p4"):
+        assert by_id[pid]["status"] == "passed", (pid, text(by_id[pid]))
+    assert "`My_nn_4a(depth)` (cell 17) as `DeepTanhNet(depth)`" in text(by_id["p4"])
+    assert "method `My_nn_4a.initialize_weights(self, d, xavier)`" in text(by_id["p4"])
+    # the training script: which code is expected, with its call
+    assert by_id["p1-train"]["score"] == 0
+    assert "`train_regressor(X, y, epochs)` -> the trained params dict" in text(by_id["p1-train"])
+    # answered on paper: left for grading by hand, saying what code would be graded
+    for pid, call in (("p3", "`hat_nn(x)`"), ("p5", "`gd_iterate(X, y, w0, alpha, k)`")):
+        problem = by_id[pid]
+        assert problem.get("by_hand") is True and problem["score"] == 0 and problem["max_score"] == 1
+        assert all(c["status"] == "skipped" for c in problem["checks"])
+        assert "grade by hand" in text(problem) and call in text(problem) and '"Question' in text(problem)
+
+
+def test_renamed_jax_objectives_is_graded_on_its_mathematics():
+    data = report(str(RENAMED / "jax_objectives_renamed.ipynb"), "jax-objectives")
+    assert data["score"] == data["max_score"] == 19, [(p["id"], text(p)) for p in data["problems"]]
+    said = " ".join(n for p in data["problems"] for n in p["notes"])
+    for words in ("`mean_sq_err(weights, X, y)` (cell 3) as `mse(w, X, y)`",
+                  "`grad_by_hand(weights, X, y)` (cell 3) as `analytical_gradient(w, X, y)`",
+                  "`xent(labels, logits)`", "`dW_fn` and `db_fn`", "as `numerical_gradient(func, params, epsilon)`",
+                  "`L(U, V, X, lam)` (cell 8) as `loss(U, V, X, lambda_)`"):
+        assert words in said, said
+
+
+def test_renamed_torch_backprop_is_graded_on_its_mathematics():
+    data = report(str(RENAMED / "torch_backprop_renamed.ipynb"), "torch-backprop", "p2a", "p2b", "p3", "p4", "p5")
+    by_id = problems(data)
+    assert all(p["status"] == "passed" for p in by_id.values()), [(p["id"], text(p)) for p in data["problems"]]
+    assert "`jac_reverse(x, L, param_dict)`" in text(by_id["p2a"])
+    assert "`hat(x)`" in text(by_id["p3"]) and "`soft_thr(x, s)`" in text(by_id["p3"])
+    assert "`DeepNet(n_hidden)`" in text(by_id["p4"]) and "DeepNet.init_weights" in text(by_id["p4"])
+    assert "`ls_solution(X, y)`" in text(by_id["p5"])
+
+
+def test_renamed_hessian_gets_the_bonus():
+    by_id = problems(report(str(RENAMED / "jax_nn_hessian_renamed.ipynb"), "jax-nn", "q1b-hessian"))
+    hessian = by_id["q1b-hessian"]
+    assert hessian["score"] == 2, text(hessian)
+    assert "`hessian(fun, x)` (cell 4) as `hessian_manual(f, x)`" in text(hessian)
+
+
+def test_the_fixtures_are_the_seeds():
+    shared = ROOT.parent.parent / "shared" / "seeds" / "as-submissions"
+    if not shared.is_dir():
+        pytest.skip("the shared seeds are not on this machine")
+    for path in SEEDS.glob("*.ipynb"):
+        assert path.read_bytes() == (shared / path.name).read_bytes(), path.name
