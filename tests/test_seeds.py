@@ -34,6 +34,13 @@ def text(problem: dict) -> str:
     return " ".join([c["message"] for c in problem["checks"]] + problem.get("notes", []))
 
 
+def test_seed_000_jax_nn_full_marks_with_the_starters_gradients_warning():
+    data = report(str(SEEDS / "000_jax-nn.ipynb"), "jax-nn")
+    assert data["score"] == 42 and data["max_score"] == 40 and data["status"] == "passed"
+    warnings = " ".join(c["message"] for p in data["problems"] for c in p["checks"] if c["status"] == "warning")
+    assert "`gradients`" in warnings
+
+
 def test_seed_002_autograd_intro_only_cos_cos_fails():
     by_id = problems(report(str(SEEDS / "002_autograd-intro.ipynb"), "autograd-intro"))
     assert by_id["e3"]["status"] == "failed" and "cos(cos(x))" in text(by_id["e3"])
