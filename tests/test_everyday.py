@@ -246,7 +246,9 @@ def test_the_readme_installs_torch_from_the_cpu_index_and_says_what_cuda_costs()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     quick = readme[readme.index("## Quick start"):readme.index("\n## ", readme.index("## Quick start") + 5)]
     commands = [line for line in quick.splitlines() if line.startswith("python3 -m venv")]
-    assert len(commands) == 2 and all(CPU_TORCH + " && pip install -e " in c for c in commands)
+    # both install torch's CPU build first: a local CPU wheel, else the CPU index (never the CUDA build)
+    assert len(commands) == 2 and all("bash .ci/install-torch && pip install -e " in c for c in commands)
+    assert CPU_TORCH in quick  # the public way, for anyone installing by hand
     assert "29 packages" in quick and "2.7 GB" in quick
     run = (ROOT / ".ci" / "run").read_text()
     assert "bash .ci/install-torch && pip install -e \".[test]\" && python -m pytest -q" in run
