@@ -217,7 +217,10 @@ def _collect_top_level(stmt: ast.stmt, aliases: dict[str, str], out: Audit) -> N
     else:
         return
     for name in names:
-        node = out.nodes.setdefault(name, _Node(name, stmt.lineno))
+        if isinstance(stmt, ast.AugAssign):
+            node = out.nodes.setdefault(name, _Node(name, stmt.lineno))
+        else:  # a new definition replaces the earlier one, as it does when the cells run
+            node = out.nodes[name] = _Node(name, stmt.lineno)
         _uses(stmt, aliases, node, out)
 
 

@@ -163,8 +163,8 @@ def grade_submission(path: str | Path, assignment: AssignmentSpec, options: Grad
             answers = [outcome.answers.get(r.id) or Answer(r.id, "not_run", message="not run")
                        for r in check.requests()]
             checked = _judge(check, answers, outcome, prepare_errors.get(check.key))
-            if checked.status not in FAILING:  # the process's record saw nothing: the source may say more
-                checked = _manual_in_source(check, source) or checked
+            if checked.status not in FAILING and check.spec.manual:  # the record saw nothing: the source may
+                checked = _manual_in_source(check, audit(_cells_up_to(cells, job, problem.id))) or checked
             # conventions accepted on the way (a layout detected, float32 tolerance): said once per question
             for note in checked.details.get("notes", ()):
                 if note not in result.notes:
@@ -475,6 +475,17 @@ def _judge(check: Check, answers: list[Answer], outcome: RunOutcome, prepare_err
         traceback.print_exc(file=sys.stderr)
         return check.result("error", f"the grader failed while judging this check ({type(exc).__name__}: {exc}); "
                                      "this is a grader bug, please report it")
+
+
+def _cells_up_to(cells: list[Cell], job: Job, question: str) -> list[Cell]:
+    """The cells that have run when the question's checks are asked (its definitions as graded)."""
+    ran: set[int] = set()
+    for kind, key in job.schedule:
+        if kind == "question" and key == question:
+            break
+        if kind == "cell":
+            ran.add(key)
+    return [c for c in cells if c.index in ran]
 
 
 def _manual_in_source(check: Check, source: Audit) -> CheckResult | None:

@@ -415,6 +415,15 @@ def test_audit_resolves_aliases_and_private_modules():
     assert not is_autodiff("torch.autograd.no_grad") and not is_autodiff("jax.numpy.sin")
 
 
+def test_a_redefinition_replaces_the_earlier_one():
+    found = _audit("""
+        import jax
+        def manual_grad(x): return jax.grad(f)(x)
+        def manual_grad(x): return 3 * x ** 2
+    """)
+    assert found.autodiff_reach("manual_grad") == []
+
+
 def test_audit_flags_the_grader_channel_and_internals():
     found = _audit("""
         import os, gc, sys
