@@ -72,6 +72,13 @@ READ_ONLY_METHODS = frozenset({
     "subtract", "divide", "power", "round", "clip", "clamp", "real", "imag", "nonzero", "diagonal", "trace",
     "det", "inverse", "solve", "eval_shape", "lower", "compile", "decode", "encode", "fromkeys",
 })
+#: calls whose result is a new immutable value sharing no object (`device = torch.device("cpu")`,
+#: `n = int(x)`): a name bound to one links no objects together. Builtins only when the submission never
+#: rebinds them; module functions only when their root is bound by imports alone.
+IMMUTABLE_RESULT_CALLS = frozenset({
+    ("str",), ("int",), ("float",), ("bool",), ("complex",), ("len",), ("repr",), ("format",), ("hash",),
+    ("torch", "device"),
+})
 #: calls whose use means the analysis cannot tell what is read or written
 DYNAMIC_CALLS = frozenset({"exec", "eval", "globals", "locals", "vars", "__import__", "get_ipython"})
 
@@ -140,6 +147,9 @@ class Statement:
     functions: list[_Function] = field(default_factory=list)  # what a def/class statement defines
     kills: set[str] = field(default_factory=set)  # names it always rebinds as a whole
     literals: set[str] = field(default_factory=set)  # names it binds to an immutable literal (`lr = 0.01`)
+    #: names it binds to the result of an IMMUTABLE_RESULT_CALLS call -> that call's root name (immutable
+    #: too once the whole program is known not to rebind the root: _Program)
+    immutable_calls: dict[str, str] = field(default_factory=dict)
     #: it ends the cell on purpose (`raise`, `assert`, `sys.exit()`): what follows in the cell depends on it
     barrier: bool = False
     #: name -> the names handed to the call whose result it binds (`grad_W = grad(loss, argnums=0)`),
@@ -250,6 +260,8 @@ def _is_literal(node: ast.AST | None) -> bool:
         return all(_is_literal(e) for e in node.elts)
     if isinstance(node, ast.BinOp):
         return _is_literal(node.left) and _is_literal(node.right)
+    if isinstance(node, ast.IfExp):  # `"cuda" if torch.cuda.is_available() else "cpu"`: either is a literal
+        return _is_literal(node.body) and _is_literal(node.orelse)
     return False
 
 
@@ -497,6 +509,10 @@ def _statement(cell: int, index: int, node: ast.stmt) -> Statement:
         stmt.kills = {t.id for t in node.targets}  # type: ignore[attr-defined]
         if _is_literal(node.value):
             stmt.literals = set(stmt.kills)
+        elif (isinstance(node.value, ast.Call) and _chain(node.value.func) in IMMUTABLE_RESULT_CALLS
+              and isinstance(node.value.func, (ast.Name, ast.Attribute))):
+            root = _chain(node.value.func)[0]
+            stmt.immutable_calls = {n: root for n in stmt.kills}
         elif isinstance(node.value, ast.Lambda):
             stmt.makes = {n: {"lambda"} for n in stmt.kills}
         elif isinstance(node.value, ast.Call) and isinstance(node.value.func, (ast.Name, ast.Attribute)):
@@ -675,11 +691,21 @@ class _Program:
                     self.aliases.setdefault(k, set()).update(v)
             for name in s.facts.binds - {f.name for f in s.functions}:
                 kind = "import" if s.kind == "import" else "literal" if name in s.literals else "data"
+                if name in s.immutable_calls:
+                    kind = "call:" + s.immutable_calls[name]
                 if name in s.makes and self._is_transform(s.makes[name]):
                     kind = "transform"  # grad(loss), jit(f), a lambda: a function, not an object it changes
                 kinds.setdefault(name, set()).add(kind)
             for k, v in s.facts.aliases.items():
                 self.aliases.setdefault(k, set()).update(v)
+        # a name bound to `torch.device(...)` / `int(...)` holds an immutable value when the call's root
+        # is what it seems: a module bound by imports only, a builtin the submission never rebinds
+        for name, kind_set in kinds.items():
+            for kind in [k for k in kind_set if k.startswith("call:")]:
+                root = kind[len("call:"):]
+                genuine = kinds.get(root) == {"import"} if root not in _BUILTINS else root not in kinds
+                kind_set.discard(kind)
+                kind_set.add("literal" if genuine else "data")
         self.kind = {n: (next(iter(k)) if len(k) == 1 else "data") for n, k in kinds.items()}
         # a data name bound from a student function or class (grad_W = grad(loss), net = Net()):
         # calling it, or its methods, runs their code

@@ -134,6 +134,54 @@ def test_mutation_through_a_function_a_parameter_and_an_alias():
     assert "opt.step()" in ran(plan, source)
 
 
+def test_a_shared_device_does_not_tie_an_experiment_to_the_graded_model():
+    """Seed 004: a benchmark hands `test` (made with `device=device`) to a function that changes it, and
+    the graded network is `.to(device)`: a torch.device or a string is immutable, so the two share no
+    object and the benchmark is not needed. A device the analysis cannot vouch for still ties them."""
+    def notebook(make_device: str) -> list[tuple[int, str]]:
+        return cells(
+            f"""
+            import torch
+            device = {make_device}
+            network = torch.nn.Linear(3, 2).to(device)
+            def jacobian(x, W):
+                x.grad = None
+                return W @ x
+            """,
+            """
+            test = torch.randn(100, device=device)
+            for L in [3, 5, 10]:
+                W = torch.randn(100, 100)
+                for i in range(1000):
+                    jacobian(test, W)
+            """,
+            """
+            def evaluate(x):
+                return network(x)
+            """,
+        )
+
+    for immutable in ('torch.device("cuda:0" if torch.cuda.is_available() else "cpu")', '"cpu"', "str(0)"):
+        source = notebook(immutable)
+        plan = plan_slice(source, [Question(end=2, roots={"evaluate"})])
+        assert "for L in [3, 5, 10]:" in skipped(plan, source), immutable
+        assert "network = torch.nn.Linear(3, 2).to(device)" in ran(plan, source)
+        assert "test = torch.randn(100, device=device)" in skipped(plan, source)
+    for unknown in ("make_device()", "torch.cuda.current_stream()"):
+        source = notebook(unknown)
+        plan = plan_slice(source, [Question(end=2, roots={"evaluate"})])
+        assert "for L in [3, 5, 10]:" in ran(plan, source), unknown
+    # `torch` or `str` rebound by the submission: its `device(...)` / `str(...)` may return anything
+    source = notebook('torch.device("cpu")')
+    source.append((3, "torch = load_my_own_torch()\n"))
+    plan = plan_slice(source, [Question(end=2, roots={"evaluate"})])
+    assert "for L in [3, 5, 10]:" in ran(plan, source)
+    source = notebook("str(0)")
+    source.append((3, "def str(x):\n    return [x]\n"))
+    plan = plan_slice(source, [Question(end=2, roots={"evaluate"})])
+    assert "for L in [3, 5, 10]:" in ran(plan, source)
+
+
 def test_configuration_and_what_cannot_be_followed_are_kept():
     source = cells(
         """
