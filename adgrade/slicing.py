@@ -15,7 +15,8 @@ later question is graded as it was at each end point), unioned:
   call `x.append(...)`, passing `x` to a student function that mutates that
   parameter or to an in-place library function, `global` writes of the
   functions it may call, a mutation through an alias such as
-  `opt = SGD(model.parameters()); opt.step()`);
+  `opt = SGD(model.parameters()); opt.step()`; names holding immutable
+  values, `device = torch.device(...)`, `lr = 0.1`, tie no objects together);
 - a kept statement's reads become needed, and so do the globals read by every
   function it may call (function bodies, class bodies and methods,
   decorators, default arguments, lambdas);
