@@ -580,7 +580,14 @@ class EntryResolver:
         if not any(c["how"] == "method" for c in plan["candidates"]) and \
                 all(self._build(c, plan) is None for c in plan["candidates"]):
             raise self._missing(plan)
-        return self._dispatcher(name, plan)
+        dispatcher = self._dispatcher(name, plan)
+        # what the entry stands for, for those who read its code before calling it (backend_choice, which
+        # picks the framework the student wrote it in); the call still goes through the dispatcher
+        built = (self._build(c, plan) for c in plan["candidates"])
+        first = next((fn for fn in built if fn is not None), None)
+        if first is not None:
+            dispatcher.__wrapped__ = first  # type: ignore[attr-defined]
+        return dispatcher
 
     # -- internals ----------------------------------------------------------------------
     def _missing(self, plan: dict) -> MissingEntry:
