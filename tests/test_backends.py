@@ -277,7 +277,8 @@ def test_jax_runs_with_x64():
     import jax
 
     assert jax.config.jax_enable_x64 is True
-    assert os.environ.get("JAX_PLATFORMS")
+    # what the backend guarantees, whoever imported jax first in this worker (the order of tests)
+    assert jax.default_backend() == "cpu"
     assert b.xp.ones(2).dtype == np.float64
     assert b.asarray(X).dtype == np.float64
     assert b.block({"a": b.asarray(X), "b": 3})["b"] == 3
