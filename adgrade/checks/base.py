@@ -94,8 +94,13 @@ class Check:
                             f"gradient, trajectory, ...) in the same problem")
 
     def fail_spec(self, field_name: str, message: str):
+        return self.spec_error(self.spec, self.assignment, field_name, message)
+
+    @staticmethod
+    def spec_error(spec: CheckSpec, assignment: AssignmentSpec, field_name: str, message: str):
+        """The SpecError for one field of a check's table: file and field named (validate_spec uses it too)."""
         from adgrade.spec import SpecError
-        return SpecError(f"{self.assignment.source}: {self.spec.where}.{field_name}: {message}")
+        return SpecError(f"{assignment.source}: {spec.where}.{field_name}: {message}")
 
     # -- identity -------------------------------------------------------------------
     @property
@@ -290,7 +295,7 @@ class Check:
             lines.append(f"Your {qid} cells define {', '.join(f'`{d}`' for d in defined)}; none of them "
                          f"takes that call.")
         if info is not None and not info.given:
-            lines.append(f"Write it as a function that takes these arguments (any name is fine).")
+            lines.append("Write it as a function that takes these arguments (any name is fine).")
         else:
             lines.append(f"Define `{name}` with these arguments in the {qid} cell(s).")
         return self.result("error", " ".join(lines))

@@ -55,10 +55,8 @@ class CallCheck(Check):
     @classmethod
     def validate_spec(cls, spec, problem, assignment) -> None:
         super().validate_spec(spec, problem, assignment)
-        from adgrade.spec import SpecError
-
-        def fail(fld: str, msg: str) -> SpecError:
-            return SpecError(f"{assignment.source}: {spec.where}.{fld}: {msg}")
+        def fail(fld: str, msg: str) -> Exception:
+            return cls.spec_error(spec, assignment, fld, msg)
 
         if not spec.entry and not spec.wrapper:
             raise fail("entry", f"a {spec.kind!r} check needs `entry` (the student's name) or `wrapper`")

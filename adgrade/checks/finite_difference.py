@@ -67,10 +67,8 @@ class FiniteDifferenceCheck(CallCheck):
     @classmethod
     def validate_spec(cls, spec, problem, assignment) -> None:
         super(CallCheck, cls).validate_spec(spec, problem, assignment)  # unknown fields
-        from adgrade.spec import SpecError
-
-        def fail(fld: str, msg: str) -> SpecError:
-            return SpecError(f"{assignment.source}: {spec.where}.{fld}: {msg}")
+        def fail(fld: str, msg: str) -> Exception:
+            return cls.spec_error(spec, assignment, fld, msg)
 
         if not spec.entry:
             raise fail("entry", "a 'finite_difference' check needs `entry`: the student's numerical gradient, "

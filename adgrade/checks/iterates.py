@@ -29,7 +29,6 @@ from adgrade.checks.calls import CallCheck, details_seconds, dims_of
 from adgrade.compare import Comparison, compare
 from adgrade.diagnose import format_number, likely_cause, matches, numeric_array
 from adgrade.feedback import explain_error, show_args, show_value
-from adgrade.runner import protocol
 from adgrade.runner.protocol import Opaque
 
 

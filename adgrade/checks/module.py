@@ -316,10 +316,8 @@ class ModuleCheck(Check):
     @classmethod
     def validate_spec(cls, spec, problem, assignment) -> None:
         super().validate_spec(spec, problem, assignment)
-        from adgrade.spec import SpecError
-
-        def fail(fld: str, msg: str) -> SpecError:
-            return SpecError(f"{assignment.source}: {spec.where}.{fld}: {msg}")
+        def fail(fld: str, msg: str) -> Exception:
+            return cls.spec_error(spec, assignment, fld, msg)
 
         opts = spec.options
         measure = opts.get("measure")

@@ -117,10 +117,8 @@ class ConvergenceRateCheck(CallCheck):
     @classmethod
     def validate_spec(cls, spec, problem, assignment) -> None:
         super(CallCheck, cls).validate_spec(spec, problem, assignment)  # unknown fields
-        from adgrade.spec import SpecError
-
-        def fail(fld: str, msg: str) -> SpecError:
-            return SpecError(f"{assignment.source}: {spec.where}.{fld}: {msg}")
+        def fail(fld: str, msg: str) -> Exception:
+            return cls.spec_error(spec, assignment, fld, msg)
 
         o = spec.options
         if not spec.entry and not spec.wrapper:

@@ -105,10 +105,8 @@ class TimingCheck(Check):
     @classmethod
     def validate_spec(cls, spec, problem, assignment) -> None:
         super().validate_spec(spec, problem, assignment)
-        from adgrade.spec import SpecError
-
-        def fail(fld: str, msg: str) -> SpecError:
-            return SpecError(f"{assignment.source}: {spec.where}.{fld}: {msg}")
+        def fail(fld: str, msg: str) -> Exception:
+            return cls.spec_error(spec, assignment, fld, msg)
 
         if spec.entry or spec.wrapper:
             raise fail("entry" if spec.entry else "wrapper",
