@@ -30,6 +30,7 @@ from typing import Iterable
 from adgrade.backends.autograd_backend import PROBE_TARGETS as AUTOGRAD_TARGETS
 from adgrade.backends.jax_backend import PROBE_TARGETS as JAX_TARGETS
 from adgrade.backends.torch_backend import PROBE_TARGETS as TORCH_TARGETS
+from adgrade.cells import parse_source
 
 #: the public autodiff entry points every backend already watches at run time
 PUBLIC_AUTODIFF = {f"{m}.{a}" for m, a in (*JAX_TARGETS, *AUTOGRAD_TARGETS, *TORCH_TARGETS)}
@@ -121,9 +122,8 @@ def audit(cells: Iterable) -> Audit:
     for cell in cells:
         if getattr(cell, "kind", "code") != "code":
             continue
-        try:
-            tree = ast.parse(cell.source)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = parse_source(cell.source)
+        if tree is None:
             continue
         offset = getattr(cell, "first_line", 1) - 1
         if offset:

@@ -22,6 +22,7 @@ import ast
 import io
 import json
 import re
+import threading
 import tokenize
 import warnings
 from dataclasses import dataclass, field
@@ -92,15 +93,23 @@ MAX_JSON_DEPTH = 64
 PARSE_FAILURES = (SyntaxError, ValueError, MemoryError, RecursionError)
 
 
+#: CPython 3.11's conversion of a parse tree into `ast` objects keeps its recursion depth in state
+#: shared by every thread: two threads parsing at once (a Dask executor's workers) can fail with
+#: "SystemError: AST constructor recursion depth mismatch". Every parse in the grader's process
+#: goes through this lock.
+_PARSE_LOCK = threading.Lock()
+
+
 def parse_source(source: str, filename: str = "<unknown>") -> ast.Module | None:
     """`ast.parse`, or None when the source cannot be parsed for any reason (never raises).
 
     For reading a submission's code before running it (guessing, picking a candidate file,
     static analysis): a hostile file (`x = ----...1`, 100,000 levels deep) must cost its own
-    student at most, never the grader.
+    student at most, never the grader. Safe to call from several threads at once.
     """
     try:
-        return ast.parse(source, filename)
+        with _PARSE_LOCK:
+            return ast.parse(source, filename)
     except PARSE_FAILURES:
         return None
 

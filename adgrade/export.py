@@ -29,6 +29,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from adgrade.cells import parse_source
 from adgrade.checks.base import Check
 from adgrade.engine import GradeOptions, plan
 from adgrade.frozen import Recorder, collect_misses
@@ -220,7 +221,9 @@ def _verify(spec: AssignmentSpec, out_dir: Path) -> None:
 
 def _strip_functions(source: str, keep_names: set[str]) -> str:
     """Keep the functions named (and the top-level functions and classes they use); drop every other."""
-    tree = ast.parse(source)
+    tree = parse_source(source)
+    if tree is None:
+        raise ValueError("the reference solution does not parse: run it with python to see the error")
     defs = {node.name: node for node in tree.body
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     keep = {name for name in defs if name in keep_names}

@@ -31,6 +31,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from adgrade.cells import parse_source
+
 #: calls whose first argument is the function being differentiated (JAX, autograd, torch.func)
 DIFFERENTIATING = {"grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "jacobian", "elementwise_grad",
                    "holomorphic_grad", "vjp", "jvp", "vmap_grad"}
@@ -120,9 +122,8 @@ def read_definitions(sources: list[tuple[str, str]]) -> tuple[dict[str, Definiti
     differentiated: set[str] = set()
     sources_order = {label: i for i, (label, _) in enumerate(sources)}
     for label, source in sources:
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError, MemoryError, RecursionError):
+        tree = parse_source(source)
+        if tree is None:
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _dotted(node.func).split(".")[-1] in DIFFERENTIATING and node.args:
@@ -295,8 +296,10 @@ def reference_signatures(path: Any) -> dict[str, tuple[str, ...]]:
     """Parameter names of the reference solution's top-level functions and classes (the call's names
     when the problem set does not spell the call out)."""
     try:
-        tree = ast.parse(open(path, encoding="utf-8").read())
-    except (OSError, SyntaxError, ValueError, TypeError):
+        tree = parse_source(open(path, encoding="utf-8").read())
+    except (OSError, ValueError, TypeError):
+        return {}
+    if tree is None:
         return {}
     out: dict[str, tuple[str, ...]] = {}
     for node in tree.body:

@@ -45,6 +45,8 @@ import symtable
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from adgrade.cells import parse_source
+
 __all__ = ["Statement", "SlicePlan", "Question", "plan_slice", "analyse_cells", "wrapper_names", "request_names"]
 
 #: calls that configure the process for what follows (matched on the last name of the call)
@@ -583,9 +585,8 @@ def analyse_cells(cells: Iterable[tuple[int, str]]) -> dict[int, list[Statement]
     A cell that does not parse is one statement the analysis cannot follow."""
     out: dict[int, list[Statement]] = {}
     for index, source in cells:
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = parse_source(source)
+        if tree is None:
             lines = max(1, source.count("\n") + 1)
             # it never runs (the whole cell fails to compile): it binds nothing, and is kept so that
             # the student sees the syntax error
@@ -601,9 +602,8 @@ def analyse_cells(cells: Iterable[tuple[int, str]]) -> dict[int, list[Statement]
 def wrapper_names(source: str) -> set[str] | None:
     """The student's names a problem-set wrapper reads (`sub.NAME`, `getattr(sub, "NAME")`);
     None when it uses `sub` in a way that cannot be followed."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = parse_source(source)
+    if tree is None:
         return None
     fn = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
     if fn is None or len(fn.args.args) < 2:

@@ -19,6 +19,8 @@ import builtins
 import symtable
 from typing import Any
 
+from adgrade.cells import PARSE_FAILURES, parse_source
+
 __all__ = ["function_facts"]
 
 
@@ -41,10 +43,12 @@ def function_facts(cells: list[Any], name: str) -> dict[str, Any] | None:
     for cell in cells:
         if getattr(cell, "kind", "code") != "code":
             continue
+        tree = parse_source(cell.source)
+        if tree is None:
+            continue
         try:
-            tree = ast.parse(cell.source)
             table = symtable.symtable(cell.source, "<cell>", "exec")
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+        except PARSE_FAILURES:
             continue
         for sym in table.get_symbols():
             if sym.is_assigned() or sym.is_imported() or sym.is_namespace():

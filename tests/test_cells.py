@@ -520,3 +520,34 @@ def test_notebook_with_small_schema_faults_is_still_read(tmp_path: Path) -> None
         ("code", "y = 2\n", ()),
     ]
     assert assign_questions(cells, JAX_NN) == {0: "q1a", 2: "q1b"}
+
+
+def test_parses_in_the_graders_process_take_turns() -> None:
+    """CPython 3.11 keeps the AST conversion's recursion depth in state every thread shares: two
+    parses at once (Dask's worker threads) can fail with "AST constructor recursion depth mismatch".
+    parse_source serialises them: while another parse holds the lock, a second one waits."""
+    import threading
+
+    from adgrade import cells
+
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (cells.parse_source("x = (1 + (2 * 3))"), done.set()))
+    with cells._PARSE_LOCK:
+        worker.start()
+        # the lock is held for as long as this block lasts: the worker cannot finish, whatever the load
+        assert not done.wait(0.3)
+    worker.join(10)
+    assert done.is_set()
+
+
+def test_every_parse_in_the_grader_goes_through_parse_source() -> None:
+    """One entry point for parsing a submission's code in the grader (thread safety, hostile
+    nesting). The child process (runner/child.py) runs one thread and compiles what it runs."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent / "adgrade"
+    offenders = [f"{path.relative_to(root)}:{number}"
+                 for path in root.rglob("*.py") if path.name != "cells.py" and path.parent.name != "runner"
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if re.search(r"\bast\.parse\(", line)]
+    assert offenders == []

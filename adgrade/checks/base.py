@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
+from adgrade.cells import parse_source
 from adgrade.results import CheckResult
 
 if TYPE_CHECKING:
@@ -134,8 +135,10 @@ class Check:
         if not name:
             return []
         try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(self.fn(name))))
-        except (OSError, TypeError, SyntaxError):
+            tree = parse_source(textwrap.dedent(inspect.getsource(self.fn(name))))
+        except (OSError, TypeError):
+            return []
+        if tree is None:
             return []
         found = sorted((node.lineno, node.col_offset, node.attr) for node in ast.walk(tree)
                        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
