@@ -44,6 +44,8 @@ class GradeOptions:
     launcher_factory: object = None  # callable(Limits) -> Launcher; default a plain rlimited process
     #: run only the statements the checks depend on (adgrade/slicing.py); False: every cell, as written
     slicing: bool = True
+    #: trace a JAX call the analysis finds safe as one compiled program (adgrade/runner/staging.py)
+    stage: bool = True
 
 
 @dataclass
@@ -380,6 +382,7 @@ def build_job(path: str | Path, cells: list[Cell], assignment: AssignmentSpec, t
                                     for s in slice_plan.statements.get(c.index, [])} for c in code_cells},
         slice_plan=slice_plan,
         entries=entries,
+        stage=options.stage,
     )
     return job, notes, unmarked
 

@@ -671,6 +671,10 @@ class EntryResolver:
             return resolver._first_call(key, plan, args, kwargs)
 
         entry.__name__ = name
+        # one candidate, called as it is: tracing the call (runner/staging.py) picks the same function; with
+        # several, the first call tries them in turn and an error that only tracing raises would move it on
+        entry.__adgrade_stageable__ = (  # type: ignore[attr-defined]
+            len(plan["candidates"]) == 1 and plan["candidates"][0]["how"] != "method")
         params = plan.get("params") or []
         if params and all(p.isidentifier() for p in params):
             entry.__signature__ = inspect.Signature(  # type: ignore[attr-defined]

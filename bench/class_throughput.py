@@ -8,10 +8,12 @@ cycled to N files in a class folder. Two ways grade it, one after the other, wit
 workers:
 
 * adgrade: the real command, `adgrade grade CLASS -a jax-nn --out OUT` (warm fork servers, only the
-  statements the checks need, JAX's compilation cache as `grade` keeps it);
+  statements the checks need, JAX calls traced as one program where safe, JAX's compilation cache
+  as `grade` keeps it);
 * fresh:   the way a notebook-executing grader works: per submission one fresh `python` that imports
   the frameworks, runs every cell of the notebook or script, then the checks, with no compilation
-  cache (adgrade's engine with a plain process launcher, `slicing=False`, ADGRADE_JAX_CACHE=off).
+  cache (adgrade's engine with a plain process launcher, `slicing=False`, `stage=False`: every call
+  op by op, as in a notebook's kernel; ADGRADE_JAX_CACHE=off).
 
 It prints each way's wall time and submissions per minute, the ratio (target: adgrade at least 3x
 the fresh harness's throughput) and whether any submission's score differs between the two. A
@@ -79,7 +81,7 @@ def fresh_way(paths: list[Path], sandbox: str, workers: int) -> tuple[float, dic
     scores: dict[str, float] = {}
 
     def one(path: Path) -> None:
-        report = grade_submission(path, spec, GradeOptions(launcher_factory=factory, slicing=False))
+        report = grade_submission(path, spec, GradeOptions(launcher_factory=factory, slicing=False, stage=False))
         scores[path.stem] = report.score
 
     t0 = time.perf_counter()

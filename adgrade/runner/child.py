@@ -83,6 +83,7 @@ class Child:
         #: adgrade's own source files: never shown as the place an error was raised
         self.grader_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         self.resolver = EntryResolver(self.namespace, setup.get("entries") or {})
+        self.stage = bool(setup.get("stage", True))
 
     # -- messages ---------------------------------------------------------------
     def after_student_code(self) -> None:
@@ -256,6 +257,15 @@ class Child:
                                         "called_by_student": last_student >= 0}
         return described
 
+    def stageable(self, fn: Callable) -> bool:
+        """Whether a call of `fn` (a target) may be traced as one program (runner/staging.py)."""
+        from adgrade.runner.staging import stageable
+
+        wrapper = getattr(fn, "__adgrade_wrapper__", None)
+        if wrapper is not None:
+            return stageable(wrapper, self.filenames, self.resolver.lookup)
+        return stageable(fn, self.filenames)
+
     def is_grader_frame(self, frame: traceback.FrameSummary) -> bool:
         name = frame.filename
         return name.startswith("<adgrade") or os.path.abspath(name).startswith(self.grader_dir + os.sep)
@@ -265,7 +275,9 @@ class Child:
         if wrapper is not None:
             fn = load_wrapper(wrapper, backend)
             sub = StudentNamespace(self.resolver)
-            return lambda *args: fn(backend.xp, sub, *args)
+            call = lambda *args: fn(backend.xp, sub, *args)  # noqa: E731
+            call.__adgrade_wrapper__ = fn  # type: ignore[attr-defined]
+            return call
         if entry is None:
             raise ValueError("a request needs an entry or a wrapper")
         return self.resolver.lookup(entry)
@@ -293,6 +305,7 @@ def probe_call(child: Child, *, backend: str | list, args: Any, entry: str | Non
         backend = choose(child.target(entry, None, get_backend(backend[0])), backend) if entry else backend[0]
     be = get_backend(backend)
     fn = child.target(entry, wrapper, be)
+    stage = child.stage and be.name == "jax" and child.stageable(fn)
     if transform:
         fn = be.transform(transform, fn, tuple(argnums) if isinstance(argnums, list) else argnums, order)
     call_args = be.convert_inputs(protocol.decode(args))
@@ -301,6 +314,13 @@ def probe_call(child: Child, *, backend: str | list, args: Any, entry: str | Non
 
         call_args = [child_function(test_function, be), *call_args]
     call_kwargs = be.convert_inputs(protocol.decode(kwargs)) if kwargs else {}
+    if stage:
+        from adgrade.runner.staging import staged_call
+
+        try:
+            return staged_call(be.jax, fn, call_args, call_kwargs)
+        except Exception:  # noqa: BLE001 - anything tracing cannot do: the eager run below decides
+            pass
     return be.block(fn(*call_args, **call_kwargs))
 
 

@@ -84,6 +84,8 @@ class Job:
     total_time_limit: float | None = None
     #: question id -> entry -> candidates for it (resolve.plan_entry)
     entries: dict[str, dict[str, dict]] = field(default_factory=dict)
+    #: whether the child may stage JAX calls (runner/staging.py)
+    stage: bool = True
 
     def question_of(self, request_id: str) -> str | None:
         for question, requests in self.requests.items():
@@ -374,6 +376,7 @@ class _Attempt:
             "skip_requests": sorted(self.done),
             "watch": self.job.watch,
             "entries": self.job.entries,
+            "stage": self.job.stage,
         }
         try:
             protocol.write_frame(self.setup_fd, setup)
