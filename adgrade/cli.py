@@ -434,8 +434,6 @@ def export_cmd(out: Path, formats: tuple[str, ...], hidden_visibility: str) -> N
     """Rebuild OUT's gradebook.csv, gradescope/ and junit/ files and summary from OUT/reports alone."""
     import json
 
-    from rich.console import Console
-
     from adgrade import batch
     from adgrade.report.summary import print_summary
 

@@ -38,7 +38,6 @@ import sysconfig
 import tempfile
 import threading
 from pathlib import Path
-from typing import Callable
 
 from adgrade.runner.forkserver import ForkServer, ForkServerError, ForkServerLauncher, ServerPool
 from adgrade.runner.limits import Limits, child_environment, jax_cache_dir, student_jax_cache_dir
