@@ -84,7 +84,7 @@ def explain_error(error: dict | None, where: str = "") -> str:
     head = f"{etype}: {message}" if message else etype
     if etype == "NotImplementedError":
         return "not implemented yet (it raises NotImplementedError)" + (f" at line {line}" if line else "")
-    if etype == "SignatureMismatch":  # resolve.SignatureMismatch: the call the checks make vs. the student's
+    if etype == "SignatureMismatch":  # runner/entries.py SignatureMismatch: the call the checks make vs. the student's
         return message
     if etype == "SystemExit":
         return f"your code called exit()/sys.exit() ({message}); remove it - the grader needs your functions to return"

@@ -1,4 +1,5 @@
-"""Entry resolution: which of the student's definitions stands for an entry (adgrade/resolve.py).
+"""Entry resolution: which of the student's definitions stands for an entry (adgrade/resolve.py plans,
+adgrade/runner/entries.py answers).
 
 Unit tests of both halves: the plan read from a question's own cells (ast, nothing runs), and the
 child's choice at call time, on namespaces built by executing small student cells.
@@ -12,8 +13,8 @@ import textwrap
 import pytest
 
 from adgrade.cells import QuestionMatcher, _heading_match
-from adgrade.resolve import (EntryNeed, EntryResolver, MissingEntry, SignatureMismatch, describe_resolution,
-                             plan_question, read_definitions, similarity)
+from adgrade.resolve import EntryNeed, describe_resolution, plan_question, read_definitions, similarity
+from adgrade.runner.entries import EntryResolver, MissingEntry, SignatureMismatch
 
 
 def _plans(question: str, cells: list[str], needs: list[EntryNeed], excluded=()) -> dict:

@@ -22,7 +22,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from adgrade.resolve import EntryResolver, MissingEntry, SignatureMismatch
+from adgrade.runner.entries import EntryResolver, MissingEntry, SignatureMismatch
 from adgrade.runner import protocol
 
 __all__ = ["Child", "MissingEntry", "StudentNamespace", "serve", "main"]

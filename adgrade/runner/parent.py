@@ -51,7 +51,7 @@ class Answer:
     autodiff_calls: list[str] = field(default_factory=list)
     seconds: float = 0.0
     #: which of the student's definitions stood for an entry when it was not the exact name
-    #: (plain data from resolve.EntryResolver; described by resolve.describe_resolution)
+    #: (plain data from entries.EntryResolver; described by resolve.describe_resolution)
     resolved: list[dict] = field(default_factory=list)
 
 

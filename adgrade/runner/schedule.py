@@ -57,7 +57,7 @@ class Event:
     value: Any = None
     error: dict | None = None
     autodiff_calls: list[str] = field(default_factory=list)
-    #: which of the student's definitions stood for an entry (resolve.EntryResolver), short plain data
+    #: which of the student's definitions stood for an entry (entries.EntryResolver), short plain data
     resolved: list[dict] = field(default_factory=list)
 
 
@@ -161,7 +161,7 @@ def checked_error(value: Any) -> dict | None:
             if item is not None and (type(item) is not int or not 0 <= item < 10**9):
                 raise protocol.ProtocolError("an error whose `line` is not a line number")
             out[key] = item
-        elif key == "defined":  # a missing entry: the question's own definitions (resolve.MissingEntry)
+        elif key == "defined":  # a missing entry: the question's own definitions (entries.MissingEntry)
             if type(item) is not list or len(item) > 12 or not all(type(d) is str for d in item):
                 raise protocol.ProtocolError("an error whose `defined` is not a short list of names")
             out[key] = [d[:200] for d in item]
@@ -172,7 +172,7 @@ def checked_error(value: Any) -> dict | None:
     return out
 
 
-#: what one resolution may hold (resolve.EntryResolver._note): text fields, a position, lists of names
+#: what one resolution may hold (entries.EntryResolver._note): text fields, a position, lists of names
 RESOLVED_TEXT = ("entry", "how", "label", "adapted", "signature", "of")
 RESOLVED_LISTS = ("names", "left_out")
 
