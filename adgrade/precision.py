@@ -75,7 +75,7 @@ def _jax_dtypes(fn: Any, args: Any, kwargs: dict) -> list[str]:
             for var in eqn.outvars:
                 note(var)
             for param in eqn.params.values():
-                for sub in _jaxprs_in(param):
+                for sub in jaxprs_in(param):
                     walk(sub, depth + 1)
 
     walk(closed.jaxpr, 0)
@@ -86,7 +86,7 @@ def _jax_dtypes(fn: Any, args: Any, kwargs: dict) -> list[str]:
     return sorted(found)
 
 
-def _jaxprs_in(param: Any) -> list:
+def jaxprs_in(param: Any) -> list:
     """The jaxprs inside one equation parameter (pjit's jaxpr, cond's branches, scan's body ...)."""
     if hasattr(param, "eqns") and hasattr(param, "invars"):
         return [param]
@@ -96,7 +96,7 @@ def _jaxprs_in(param: Any) -> list:
     if isinstance(param, (list, tuple)):
         out = []
         for item in param[:64]:
-            out.extend(_jaxprs_in(item))
+            out.extend(jaxprs_in(item))
         return out
     return []
 

@@ -14,7 +14,7 @@ jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
 jnp = jax.numpy
 
-from adgrade.runner.staging import stageable, staged_call  # noqa: E402
+from adgrade.runner.staging import MAX_EQUATIONS, TooLarge, stageable, staged_call  # noqa: E402
 
 CELL = "<cell 3>"  # how the child names a student's cell
 
@@ -64,6 +64,7 @@ UNSAFE = {
     "a with": "def f(x):\n    with open('log') as fh:\n        return x\n",
     "isinstance": "def f(x):\n    return x * 2 if isinstance(x, jnp.ndarray) else x\n",
     "type()": "def f(x):\n    return type(x).__name__\n",
+    "a print": "def f(x):\n    print('x is', x)\n    return x\n",
     "a global write": "count = 0\ndef f(x):\n    global count\n    count += 1\n    return x\n",
     "a global list's append": "seen = []\ndef f(x):\n    seen.append(x)\n    return x\n",
     "a global array's item": "import numpy as np\nbuf = np.zeros(3)\ndef f(x):\n    buf[0] = 1.0\n    return x\n",
@@ -132,3 +133,17 @@ def test_what_tracing_cannot_do_raises_for_the_eager_run_to_decide() -> None:
 
     with pytest.raises(jax.errors.ConcretizationTypeError):
         staged_call(jax, f, [jnp.array([1.0, 2.0])], {})
+
+
+def test_a_loop_that_unrolls_into_a_large_program_runs_eagerly() -> None:
+    """Gradient descent over many steps traces into one program per step: compiling that is slower than
+    running op by op (each operation compiled once), so staging gives it back to the eager run."""
+    def descend(x):
+        for _ in range(MAX_EQUATIONS + 1):  # one multiplication per step
+            x = x * 0.999
+        return x
+
+    with pytest.raises(TooLarge):
+        staged_call(jax, descend, [jnp.ones(3)], {})
+    short = staged_call(jax, lambda x: x - 0.1 * jax.grad(lambda z: jnp.sum(z ** 2))(x), [jnp.ones(3)], {})
+    assert jnp.allclose(short, 0.8 * jnp.ones(3))

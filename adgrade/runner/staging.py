@@ -12,13 +12,15 @@ the student's functions and the problem set's wrapper, transitively):
 
 - no `try` or `with` (an error that tracing raises, such as converting a traced value to a float,
   would be caught by the student's own handler and change the answer instead of failing);
-- no `type(...)`, `isinstance(...)` or `id(...)` (a traced value is not the concrete array);
+- no `type(...)`, `isinstance(...)` or `id(...)` (a traced value is not the concrete array), and no
+  `print(...)` (the student would see `Traced<ShapedArray(...)>`, not their numbers);
 - no write to anything that outlives the call: `global`/`nonlocal` names, attributes, items or
   mutating methods (`append`, `update`, ...) of module-level data or of a parameter of a function
   called inside (a traced value must never be left where a later call finds it);
 - no student class or instance (methods keep state on `self`).
 
-Anything else is run eagerly, as before. A staged call that fails for any reason is run again eagerly,
+A traced program of more than MAX_EQUATIONS operations (a Python loop unrolled) is not compiled: eager
+running compiles each operation once and reuses it. Anything else is run eagerly, as before. A staged call that fails for any reason is run again eagerly,
 and that run's result or error is the answer: staging can make a check faster, never change it.
 Python values in the result (ints, strings, None) are returned as the function made them, not as
 arrays.
@@ -32,8 +34,10 @@ import inspect
 import types
 from typing import Any, Callable, Iterable
 
-#: builtins whose answer differs between a traced and a concrete array without raising
-IDENTITY_BUILTINS = frozenset({"type", "isinstance", "id", "issubclass", "vars", "locals", "globals"})
+#: builtins whose answer differs between a traced and a concrete array without raising, or that show the
+#: student a traced value (`print` would print `Traced<ShapedArray(float64[3])>`, not their numbers)
+EAGER_BUILTINS = frozenset({"type", "isinstance", "id", "issubclass", "vars", "locals", "globals", "print",
+                            "input", "open", "breakpoint", "exec", "eval", "setattr", "delattr", "__import__"})
 #: methods that change their object in place (lists, dicts, sets, NumPy arrays)
 MUTATING_METHODS = frozenset({
     "append", "extend", "insert", "pop", "popitem", "remove", "clear", "update", "setdefault", "add",
@@ -44,6 +48,9 @@ _SUBSCRIPT_STORES = frozenset({"STORE_SUBSCR", "DELETE_SUBSCR", "STORE_SLICE", "
 _GLOBAL_WRITES = frozenset({"STORE_GLOBAL", "DELETE_GLOBAL", "STORE_NAME", "DELETE_NAME"})
 #: how many functions deep the analysis follows calls (deeper code is not staged)
 MAX_DEPTH = 12
+#: a traced program larger than this (a Python loop unrolled: gradient descent over 1000 steps) compiles
+#: slower than eager running, which compiles each operation once and reuses it: run it eagerly
+MAX_EQUATIONS = 1000
 
 
 class _Analysis:
@@ -129,7 +136,7 @@ class _Analysis:
             if op in ("STORE_DEREF", "DELETE_DEREF") and ins.argval in code.co_freevars:
                 return False  # nonlocal: state of an enclosing call
             if op.startswith("LOAD_GLOBAL") or op == "LOAD_NAME":
-                if ins.argval in IDENTITY_BUILTINS and ins.argval not in globals_:
+                if ins.argval in EAGER_BUILTINS and ins.argval not in globals_:
                     return False
                 if not self._value_ok(globals_.get(ins.argval, _UNKNOWN), depth):
                     return False
@@ -251,10 +258,30 @@ def staged_call(jax: Any, fn: Callable, args: list, kwargs: dict) -> Any:
                      traced=traced)
         return [leaf for t, leaf in zip(traced, out_leaves) if t]
 
-    arrays = jax.jit(program)([leaves[i] for i in dynamic])
-    arrays = iter(jax.block_until_ready(arrays))
+    values = [leaves[i] for i in dynamic]
+    traced = jax.jit(program).trace(values)
+    size = _equations(traced.jaxpr.jaxpr)
+    if size > MAX_EQUATIONS:
+        raise TooLarge(f"{size} operations traced")
+    arrays = iter(jax.block_until_ready(traced.lower().compile()(values)))
     out_leaves = [next(arrays) if t else leaf for t, leaf in zip(shape["traced"], shape["leaves"])]
     return tree_util.tree_unflatten(shape["treedef"], out_leaves)
 
 
-__all__ = ["stageable", "staged_call"]
+class TooLarge(Exception):
+    """The traced program is larger than MAX_EQUATIONS: eager running is faster."""
+
+
+def _equations(jaxpr: Any, depth: int = 0) -> int:
+    """The equations of a jaxpr, nested ones (a `jax.jit` or `lax.scan` of the student's) included."""
+    from adgrade.precision import jaxprs_in
+
+    total = len(jaxpr.eqns)
+    if depth < 16:
+        for eqn in jaxpr.eqns:
+            for param in eqn.params.values():
+                total += sum(_equations(inner, depth + 1) for inner in jaxprs_in(param))
+    return total
+
+
+__all__ = ["stageable", "staged_call", "TooLarge", "MAX_EQUATIONS"]
