@@ -51,10 +51,25 @@ def update(params, g):
 
 def uses_append(x):
     return jnp.append(x, 1.0)         # a library function named like a mutating method
+
+LR = 0.1
+
+def fd(f, x, h=1e-6):
+    g = [0.0] * x.shape[0]
+    for i in range(x.shape[0]):
+        g[i] = (f(x.at[i].add(h)) - f(x.at[i].add(-h))) / (2 * h)   # JAX's functional update
+    return jnp.array(g)
+
+def step(ws, g):
+    out = list(ws)
+    out[0] = ws[0] - LR * g           # a global constant read on the line of a store into its own list
+    total = 0.0
+    total += jnp.sum(g)
+    return out, total
 """
 
 
-@pytest.mark.parametrize("name", ["softmax", "predict", "hessian", "update", "uses_append"])
+@pytest.mark.parametrize("name", ["softmax", "predict", "hessian", "update", "uses_append", "fd", "step"])
 def test_pure_functions_are_staged(name: str) -> None:
     assert ok(student(PURE), name)
 
@@ -79,6 +94,25 @@ UNSAFE = {
                                 "        return x\n\ndef h(x):\n    return g(x)\n\ndef f(x):\n    return h(x)\n",
     "a partial of an unsafe function": "import functools\nlog = []\ndef g(x, k):\n    log.append(k)\n"
                                        "    return x\nf = functools.partial(g, k=1)\n",
+    # found by review: state that outlives the call by other roads
+    "an lru_cache helper": "import functools\n@functools.lru_cache(maxsize=None)\ndef unit(n, i):\n"
+                           "    return jnp.zeros(n).at[i].set(1.0)\ndef f(x):\n    return x @ unit(x.shape[0], 0)\n",
+    "a memo on a function attribute": "def basis(n):\n    basis.cache[n] = jnp.eye(n)\n    return basis.cache[n]\n"
+                                      "basis.cache = {}\ndef f(x):\n    return basis(3) @ x\n",
+    "a class attribute's item": "class Memo:\n    table = {}\ndef f(x):\n    Memo.table['last'] = x\n    return x\n",
+    "a mutable default": "def f(x, history=[]):\n    history.append(x)\n    return x\n",
+    "a global aliased to a local": "LOSSES = []\ndef f(x):\n    log = LOSSES\n    log.append(x)\n    return x\n",
+    "a global list += ": "SEEN = []\ndef keep(ps, x):\n    ps += [x]\n\ndef f(x):\n    keep(SEEN, x)\n    return x\n",
+    "a function in a dict": "def sig(z):\n    global last\n    last = z\n    return z\nACT = {'s': sig}\n"
+                            "def f(x):\n    return ACT['s'](x)\n",
+    "a default that prints": "def relu(z):\n    print(z)\n    return z\ndef f(x, act=relu):\n    return act(x)\n",
+    "a staticmethod": "class NN:\n    @staticmethod\n    def act(z):\n        return z\ndef f(x):\n    return NN.act(x)\n",
+    "NumPy's global random state": "import numpy as np\ndef f(x):\n    return x + np.random.normal()\n",
+    "a global generator": "import numpy as np\nrng = np.random.default_rng(0)\ndef f(x):\n"
+                          "    return x + rng.normal()\n",
+    "an f-string": "def f(x):\n    return f'loss = {x}'\n",
+    "str()": "def f(x):\n    return str(x)\n",
+    "sys.stdout": "import sys\ndef f(x):\n    sys.stdout.write('x')\n    return x\n",
 }
 
 
@@ -125,6 +159,42 @@ def test_a_staged_call_is_traced_once_and_keeps_python_values() -> None:
     assert staged["shape"] == [3] and type(staged["shape"][0]) is int
     assert staged["label"] == "net" and staged["none"] is None
     assert jnp.allclose(staged["out"], eager["out"], rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("result", [lambda x: (lambda v: x @ v), lambda x: __import__("types").SimpleNamespace(w=x)])
+def test_a_result_holding_traced_values_in_an_object_is_left_to_the_eager_run(result) -> None:
+    from adgrade.runner.staging import NotPlain
+
+    with pytest.raises(NotPlain):
+        staged_call(jax, result, [jnp.eye(2)], {})
+
+
+def test_the_students_process_computes_staged_calls_to_the_last_bit() -> None:
+    """XLA fuses a*b + c into one FMA in a compiled program, never in one operation run alone; the
+    student's process caps the instruction set below FMA, and a finite difference (which magnifies the
+    last bit 10^8 times) gives the same numbers staged and eager."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from adgrade.runner.limits import child_environment
+
+    script = textwrap.dedent("""
+        import numpy as np, jax, jax.numpy as jnp
+        from adgrade.runner.staging import staged_call
+        def fd(x, h=1e-8):
+            f = lambda z: z * z * z + 3.0 * z * z - 2.0 * z
+            return (f(x + h) - f(x)) / h
+        x = jnp.asarray(np.random.default_rng(0).normal(size=1000))
+        print(int(np.sum(np.asarray(fd(x)) != np.asarray(staged_call(jax, fd, [x], {})))))
+    """)
+    env = child_environment(Path("/tmp"))
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    if "--xla_cpu_max_isa" not in env["XLA_FLAGS"]:
+        pytest.skip("not x86: XLA may contract into FMA (results agree to rounding)")
+    assert out.stdout.strip() == "0"
 
 
 def test_what_tracing_cannot_do_raises_for_the_eager_run_to_decide() -> None:
