@@ -57,6 +57,20 @@ def _launcher_factory(mode: str, student_cache: bool = False):
         raise UsageProblem(f"--sandbox {mode}: {exc}") from None
 
 
+def _prestart(options, spec) -> None:
+    """Start the submission's process-to-be (a fork server importing the frameworks) while this process
+    reads the problem set and the submission: the two overlap instead of adding up."""
+    from adgrade.engine import plan, plan_backends
+
+    factory = options.launcher_factory
+    if factory is None or not hasattr(factory, "prestart"):
+        return
+    try:
+        factory.prestart(plan_backends(plan(spec, options)))
+    except ValueError:  # --only naming no problem: grading says so
+        pass
+
+
 def _load(assignment: str):
     from adgrade.spec import load_assignment
 
@@ -163,6 +177,7 @@ def check(submission: Path, assignment: str | None, fmt: str, only: tuple[str, .
                            memory_limit_mb=memory_limit,
                            launcher_factory=_launcher_factory(sandbox, student_cache=True),
                            slicing=not all_cells)
+    _prestart(options, spec)
 
     def grade_once():
         try:

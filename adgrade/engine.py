@@ -77,6 +77,17 @@ def plan(assignment: AssignmentSpec, options: GradeOptions) -> Plan:
     return out
 
 
+def plan_backends(the_plan: Plan) -> list[str]:
+    """The frameworks the planned checks run the submission with (what its process preloads)."""
+    backends: list[str] = []
+    for _problem, checks in the_plan.problems:
+        for check in checks:
+            for name in (check.backend_name, *check.spec.backend_choices):
+                if name not in backends:
+                    backends.append(name)
+    return backends
+
+
 def matchers_for(assignment: AssignmentSpec) -> list[QuestionMatcher]:
     return [QuestionMatcher(p.id, p.cells.markers, p.cells.comments, p.cells.headings, p.cells.tags)
             for p in assignment.problems]
@@ -352,13 +363,10 @@ def build_job(path: str | Path, cells: list[Cell], assignment: AssignmentSpec, t
                    for c in code_cells}
     entries = entry_plans(assignment, the_plan, cells, owner)
     slice_plan = _plan_slice(code_cells, owner, ends, the_plan, entries)
-    backends: list[str] = []
+    backends = plan_backends(the_plan)
     watch: set[str] = set()
     for problem, checks in the_plan.problems:
         for check in checks:
-            for name in (check.backend_name, *check.spec.backend_choices):
-                if name not in backends:
-                    backends.append(name)
             watch.update(check.spec.forbid)
             if check.spec.require:
                 from adgrade.requirements import watched_names

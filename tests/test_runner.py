@@ -201,3 +201,42 @@ def square(x):
     assert all("on an earlier input" in a.message for a in p1[1:])
     assert outcome.restarts == 1 + len(outcome.busy_retries)  # one hang, one restart (twice on a busy machine)
     assert all(outcome.answers[f"p2/0/{i}"].status == "ok" for i in range(3))
+
+
+def test_a_fork_server_started_ahead_is_the_one_used_and_started_once() -> None:
+    """`check` starts the submission's fork server while it still reads the problem set (prestart);
+    the launcher's later `get` waits for that one instead of starting a second, and closing the pool
+    stops one that was started ahead and never used."""
+    import threading
+
+    from adgrade.runner.forkserver import ServerPool
+
+    started, closed = [], []
+    release = threading.Event()
+
+    class FakeServer:
+        def __init__(self, backends):
+            self.backends = backends
+
+        def alive(self):
+            return True
+
+        def close(self):
+            closed.append(self.backends)
+
+    def make(backends):
+        release.wait(10)  # the import of the frameworks, still going on when the launcher asks
+        started.append(backends)
+        return FakeServer(backends)
+
+    pool = ServerPool(make)
+    pool.prestart("main", ("jax",))
+    pool.prestart("main", ("jax",))  # asked twice: still one start
+    release.set()
+    server = pool.get("main", ("jax",))
+    assert server.backends == ("jax",) and started == [("jax",)]
+    assert pool.get("main", ("jax",)) is server
+
+    pool.prestart("main", ("torch",))
+    pool.close()  # the torch server may or may not have started by then: whatever started is stopped
+    assert sorted(closed) == sorted(started) and ("jax",) in closed

@@ -886,6 +886,7 @@ class ServerPool:
 
         self.make = make
         self._servers: dict[tuple, ForkServer] = {}
+        self._pending: dict[tuple, Any] = {}  # key -> the Future of a server being started ahead (prestart)
         self._failed: dict[tuple, str] = {}  # a server that could not start is not tried again
         self._lock = threading.Lock()
         self._closed = False
@@ -901,6 +902,7 @@ class ServerPool:
             return False
         self._pid = os.getpid()
         self._servers = {}
+        self._pending = {}
         self._failed = {}
         self._lock = threading.Lock()
         self._starter = self._new_starter()
@@ -915,12 +917,13 @@ class ServerPool:
             if key[1:] in self._failed:
                 raise ForkServerError(self._failed[key[1:]])
             server = self._servers.get(key)
+            pending = self._pending.pop(key, None) if server is None else None
         if server is not None and server.alive():
             return server
         if server is not None:
             server.close()
         try:
-            server = self._starter.submit(self.make, key[1]).result()
+            server = (pending or self._starter.submit(self.make, key[1])).result()
         except ForkServerError as exc:
             with self._lock:
                 self._failed[key[1:]] = str(exc)
@@ -929,6 +932,16 @@ class ServerPool:
             self._servers[key] = server
         return server
 
+    def prestart(self, worker: Any, backends: tuple[str, ...]) -> None:
+        """Start the server `get(worker, backends)` will return, without waiting for it: `check` starts it
+        (the frameworks' import) while the grader still reads the problem set and the submission."""
+        key = (worker, tuple(sorted(set(backends))))
+        self._forked()
+        with self._lock:
+            if self._closed or key in self._servers or key in self._pending or key[1:] in self._failed:
+                return
+            self._pending[key] = self._starter.submit(self.make, key[1])
+
     def close(self) -> None:
         if self._forked():
             return
@@ -936,6 +949,14 @@ class ServerPool:
             self._closed = True
             servers = list(self._servers.values())
             self._servers.clear()
+            pending = list(self._pending.values())
+            self._pending.clear()
+        for future in pending:  # started ahead and never used
+            if not future.cancel():
+                try:
+                    servers.append(future.result())
+                except Exception:
+                    pass
         for server in servers:
             try:
                 server.close()

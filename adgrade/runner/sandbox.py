@@ -634,6 +634,12 @@ class LauncherFactory:
             except ForkServerError as exc:
                 self._said(str(exc))
 
+    def prestart(self, backends: tuple[str, ...] | list[str]) -> None:
+        """Start the fork server this thread's next launcher will use, in the background (see
+        ServerPool.prestart); a failure shows when the launcher asks for it."""
+        if self.fork_server:
+            self.pool.prestart(threading.get_ident(), tuple(backends))
+
     def close(self) -> None:
         """Stop the fork servers and remove the factory's folders (also done at exit)."""
         self.pool.close()
