@@ -60,6 +60,9 @@ def fd(f, x, h=1e-6):
         g[i] = (f(x.at[i].add(h)) - f(x.at[i].add(-h))) / (2 * h)   # JAX's functional update
     return jnp.array(g)
 
+def lengths(xs):
+    return sum(jnp.sum(x) for x in xs) / len(xs) + max(abs(-1.0), min(2.0, 3.0))  # plain builtins
+
 def step(ws, g):
     out = list(ws)
     out[0] = ws[0] - LR * g           # a global constant read on the line of a store into its own list
@@ -69,7 +72,7 @@ def step(ws, g):
 """
 
 
-@pytest.mark.parametrize("name", ["softmax", "predict", "hessian", "update", "uses_append", "fd", "step"])
+@pytest.mark.parametrize("name", ["softmax", "predict", "hessian", "update", "uses_append", "fd", "step", "lengths"])
 def test_pure_functions_are_staged(name: str) -> None:
     assert ok(student(PURE), name)
 
@@ -113,6 +116,20 @@ UNSAFE = {
     "an f-string": "def f(x):\n    return f'loss = {x}'\n",
     "str()": "def f(x):\n    return str(x)\n",
     "sys.stdout": "import sys\ndef f(x):\n    sys.stdout.write('x')\n    return x\n",
+    # found by a second review
+    "state or {}": "OPT = {'t': 0}\ndef step(w, state=None):\n    st = state or {}\n    st['t'] = 1\n    return w\n"
+                   "def f(x):\n    return step(x, OPT)\n",
+    "a partial binding a global dict": "import functools\nSTATE = {}\ndef g(x, state):\n    state['m'] = x\n"
+                                       "    return x\nf = functools.partial(g, state=STATE)\n",
+    "a student's decorator": "CACHE = {}\ndef deco(fn):\n    def wrapper(*a):\n        return fn(*a)\n    return wrapper\n"
+                             "@deco\ndef helper(z):\n    return z\n@deco\ndef leak(z):\n    CACHE['a'] = z\n    return z\n"
+                             "def f(x):\n    return helper(x) + leak(x)\n",
+    "a function on a namespace": "import types\ndef relu(z):\n    global last\n    last = z\n    return z\n"
+                                 "cfg = types.SimpleNamespace(act=relu)\ndef f(x):\n    return cfg.act(x)\n",
+    "a global deque": "import collections\nHIST = collections.deque()\ndef f(x):\n    HIST.appendleft(x)\n    return x\n",
+    "operator.setitem": "import operator\nBEST = {}\ndef f(x):\n    operator.setitem(BEST, 'w', x)\n    return x\n",
+    "a cell variable +=": "LOG = []\ndef f(x):\n    hist = LOG\n    hist += [x]\n    g = lambda: hist\n    return x\n",
+    "logging by name": "from logging import warning\ndef f(x):\n    warning('x %s', x)\n    return x\n",
 }
 
 
@@ -148,7 +165,7 @@ def test_a_staged_call_is_traced_once_and_keeps_python_values() -> None:
         seen.append(type(x))
         W, b = params
         out = jnp.tanh(W @ x + b)
-        return {"out": out, "shape": [int(n) for n in out.shape], "label": label, "none": None}
+        return {"label": label, "none": None, "out": out, "shape": [int(n) for n in out.shape]}
 
     W = jnp.arange(6.0).reshape(3, 2) / 10
     b = jnp.ones(3)
@@ -195,6 +212,30 @@ def test_the_students_process_computes_staged_calls_to_the_last_bit() -> None:
     if "--xla_cpu_max_isa" not in env["XLA_FLAGS"]:
         pytest.skip("not x86: XLA may contract into FMA (results agree to rounding)")
     assert out.stdout.strip() == "0"
+
+
+def test_dicts_keep_the_order_the_student_gave_them() -> None:
+    """JAX's trees rebuild a dict with its keys sorted: a student iterating `params.values()` would see
+    another order, so a dict out of sorted order (given or returned) is left to the eager run."""
+    from adgrade.runner.staging import NotPlain
+
+    def flat(params):
+        return jnp.concatenate([v.ravel() for v in params.values()])
+
+    unsorted = {"W1": jnp.ones(2), "b1": jnp.zeros(1), "W2": 2 * jnp.ones(1)}
+    with pytest.raises(NotPlain):
+        staged_call(jax, flat, [unsorted], {})
+    with pytest.raises(NotPlain):
+        staged_call(jax, lambda x: {"W2": x, "W1": x}, [jnp.ones(2)], {})
+    in_order = dict(sorted(unsorted.items()))
+    assert jnp.array_equal(staged_call(jax, flat, [in_order], {}), flat(in_order))
+
+
+def test_a_power_xla_would_rewrite_is_left_to_the_eager_run() -> None:
+    from adgrade.runner.staging import NotPlain
+
+    with pytest.raises(NotPlain):
+        staged_call(jax, lambda z: z ** 3.0, [jnp.ones(3)], {})
 
 
 def test_what_tracing_cannot_do_raises_for_the_eager_run_to_decide() -> None:

@@ -84,6 +84,8 @@ class Child:
         self.grader_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         self.resolver = EntryResolver(self.namespace, setup.get("entries") or {})
         self.stage = bool(setup.get("stage", True))
+        #: (entry, wrapper, transform) whose staged call traced into too large a program
+        self.too_large: set[tuple] = set()
 
     # -- messages ---------------------------------------------------------------
     def after_student_code(self) -> None:
@@ -314,11 +316,14 @@ def probe_call(child: Child, *, backend: str | list, args: Any, entry: str | Non
 
         call_args = [child_function(test_function, be), *call_args]
     call_kwargs = be.convert_inputs(protocol.decode(kwargs)) if kwargs else {}
-    if stage:
-        from adgrade.runner.staging import staged_call
+    subject = (entry, (wrapper or {}).get("name"), transform)
+    if stage and subject not in child.too_large:
+        from adgrade.runner.staging import TooLarge, staged_call
 
         try:
             return staged_call(be.jax, fn, call_args, call_kwargs)
+        except TooLarge:  # an unrolled loop: its later calls run eagerly at once, without tracing first
+            child.too_large.add(subject)
         except Exception:  # noqa: BLE001 - anything tracing cannot do: the eager run below decides
             pass
     return be.block(fn(*call_args, **call_kwargs))

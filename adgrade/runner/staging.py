@@ -75,6 +75,9 @@ MAX_DEPTH = 12
 #: a traced program larger than this (a Python loop unrolled: gradient descent over 1000 steps) compiles
 #: slower than eager running, which compiles each operation once and reuses it: run it eagerly
 MAX_EQUATIONS = 1000
+#: primitives XLA rewrites in a compiled program (`pow` by a constant: repeated multiplication) where an
+#: eager call computes them otherwise: the numbers would differ in the last bits
+REWRITTEN_PRIMITIVES = frozenset({"pow"})
 
 
 class _Analysis:
@@ -95,6 +98,8 @@ class _Analysis:
                 return False  # functools.lru_cache: a traced result would be kept for later calls
             if isinstance(obj, types.FunctionType) and self.own_file(obj.__code__.co_filename):
                 return self.function_ok(obj, depth, root)
+            if _eager_library_function(obj):
+                return False  # logging.warning, operator.setitem, np.copyto, heapq.heappush ...
             if isinstance(obj, type):
                 return not self._student_defined(obj)
             if isinstance(obj, types.MethodType):
@@ -102,10 +107,14 @@ class _Analysis:
             if isinstance(obj, types.ModuleType):
                 return obj.__name__ not in EAGER_MODULES
             if isinstance(obj, types.BuiltinFunctionType):
-                return self.value_ok(getattr(obj, "__self__", None), depth)
-            if isinstance(obj, _functools().partial) and not all(
-                    self.value_ok(v, depth) for v in (*obj.args, *obj.keywords.values())):
-                return False
+                owner = getattr(obj, "__self__", None)
+                if isinstance(owner, types.ModuleType):  # len, sum, math.exp: by name (see above)
+                    return owner.__name__ != "builtins" or obj.__name__ not in EAGER_BUILTINS | {"next"}
+                return self.value_ok(owner, depth)  # a method of an object: of a global generator, a list
+            if isinstance(obj, _functools().partial):
+                if not all(self.value_ok(v, depth) for v in (*obj.args, *obj.keywords.values())):
+                    return False
+                root = False  # the arguments it binds are the caller's objects, not fresh for each call
             inner = next((v for v in (_static(obj, "__wrapped__"), _static(obj, "func"), _static(obj, "fun"))
                           if v is not None and callable(v)), None)
             if inner is None:
@@ -121,8 +130,10 @@ class _Analysis:
             return value.__name__ not in EAGER_MODULES
         if _is_random_state(value):
             return False
-        if isinstance(value, (list, tuple, set, frozenset, dict)):
-            items = list(value.values() if isinstance(value, dict) else value)
+        if isinstance(value, (list, tuple, set, frozenset, dict)) or (
+                type(value).__module__ == "types" and hasattr(value, "__dict__")):  # SimpleNamespace
+            items = list(value.values() if isinstance(value, dict) else
+                         vars(value).values() if hasattr(value, "__dict__") else value)
             if nesting > 3 or len(items) > 256:
                 return all(not callable(v) for v in items[:256]) and nesting <= 3
             return all(self.value_ok(v, depth, nesting + 1) for v in items)
@@ -145,7 +156,7 @@ class _Analysis:
             return True  # a library's function: tracing it is what the library is for
         if depth > MAX_DEPTH:
             return False
-        key = id(fn.__code__) * 2 + root
+        key = id(fn) * 2 + root  # not the code: a student's decorator makes many functions of one code
         if key in self.seen:
             return True
         self.seen.add(key)
@@ -222,7 +233,10 @@ class _Analysis:
                     continue
                 if root_ins.opname.startswith(_OUTER_LOADS) and all(c.opname in ("LOAD_ATTR", "LOAD_METHOD")
                                                                    for c in chain):
-                    value = _attribute(outer(root_ins), [c.argval for c in chain] + [ins.argval])
+                    base = _attribute(outer(root_ins), [c.argval for c in chain])
+                    if not _plain_owner(base):
+                        return False  # a method of a deque, a namespace, a library object: it may keep state
+                    value = _attribute(base, [ins.argval])
                     if not self.value_ok(value, depth):
                         return False  # np.random.normal, sys.stdout.write, a student's object's method
                 elif wrapper_sub is not None and root_ins.opname.startswith("LOAD_FAST") \
@@ -237,15 +251,42 @@ class _Analysis:
             elif op in _TARGET_STORES:
                 if not changes_own(i):
                     return False
-            elif op == "BINARY_OP" and ins.argrepr.endswith("=") and i + 1 < len(instructions) \
-                    and instructions[i + 1].opname.startswith("STORE_FAST"):
-                name = instructions[i + 1].argval  # `x += y` changes a list x in place
-                if not (name in own or (root and name in params)):
+            elif op == "BINARY_OP" and ins.argrepr.endswith("=") and i + 1 < len(instructions):
+                store = instructions[i + 1]  # `x += y` changes a list x in place
+                if not store.opname.startswith("STORE_FAST"):
+                    if not store.opname.startswith(("STORE_SUBSCR", "STORE_ATTR")):
+                        return False  # a cell variable (STORE_DEREF): shared with a closure
+                elif not (store.argval in own or (root and store.argval in params)):
                     return False
         for const in code.co_consts:  # lambdas and inner functions: read with the same globals
             if isinstance(const, types.CodeType) and not self.code_ok(const, globals_, closure, depth + 1, False):
                 return False
         return True
+
+
+#: library functions that change their argument or print (reached by name: `from logging import warning`)
+EAGER_FUNCTIONS = frozenset({
+    "operator.setitem", "operator.delitem", "operator.iadd", "operator.isub", "operator.imul",
+    "operator.itruediv", "operator.ifloordiv", "operator.imod", "operator.ipow", "operator.iand", "operator.ior",
+    "operator.ixor", "operator.iconcat", "operator.ilshift", "operator.irshift", "operator.imatmul",
+    "numpy.copyto", "numpy.put", "numpy.place", "numpy.putmask", "numpy.fill_diagonal", "numpy.put_along_axis",
+    "numpy.save", "numpy.savetxt", "numpy.savez", "_operator.setitem", "_operator.delitem",
+})
+#: modules whose every function prints, logs or changes what it is given
+EAGER_FUNCTION_MODULES = (EAGER_MODULES - {"builtins"}) | {"heapq", "_heapq", "pprint", "bisect", "_bisect"}
+
+
+def _eager_library_function(obj: Any) -> bool:
+    module = getattr(obj, "__module__", None) or ""
+    name = getattr(obj, "__name__", "") or ""
+    if not isinstance(module, str) or not isinstance(name, str):
+        return False
+    if module in ("operator", "_operator") and name.startswith("i") and name not in ("index", "indexOf", "inv",
+                                                                                      "invert", "is_", "is_not",
+                                                                                      "itemgetter"):
+        return True
+    return (f"{module}.{name}" in EAGER_FUNCTIONS or module.split(".")[0] in EAGER_FUNCTION_MODULES
+            or module in EAGER_FUNCTION_MODULES)
 
 
 def _functools() -> Any:
@@ -276,6 +317,21 @@ def _is_random_state(value: Any) -> bool:
     if numpy is not None:
         kinds += (numpy.random.Generator, numpy.random.RandomState, numpy.random.BitGenerator)
     return isinstance(value, kinds)
+
+
+def _plain_owner(value: Any) -> bool:
+    """Whether an attribute of this outer value may be read in a staged call: a module's, a function's or
+    a class's, or a method of plain data (arrays, numbers, strings, lists, dicts: their changing
+    methods are refused by name)."""
+    import sys
+
+    if value is _UNKNOWN or value is None or isinstance(value, (types.ModuleType, types.FunctionType, type,
+                                                                 bool, int, float, complex, str, bytes, list,
+                                                                 tuple, dict, set, frozenset, range)):
+        return True
+    jax, numpy = sys.modules.get("jax"), sys.modules.get("numpy")
+    return (jax is not None and isinstance(value, jax.Array)) or (
+        numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic, numpy.dtype)))
 
 
 def _attribute(value: Any, names: list[str]) -> Any:
@@ -319,6 +375,9 @@ def _own_locals(instructions: list, globals_: dict, params: set[str]) -> set[str
         if not ins.opname.startswith("STORE_FAST") or k == 0:
             continue
         prev = instructions[k - 1]
+        if ins.is_jump_target:  # `x = state or {}`: the value comes from more than one place
+            producers.setdefault(ins.argval, []).append("?")
+            continue
         made: str | None = None  # None: a new object; a name: the same object as that local's; "?": unknown
         if prev.opname in _NEW_OBJECT_OPS:
             made = None
@@ -395,6 +454,8 @@ def staged_call(jax: Any, fn: Callable, args: list, kwargs: dict) -> Any:
     arguments (everything else, such as a test function or a Python number, is fixed). Raises whatever
     tracing raises: the caller runs the function eagerly then."""
     tree_util = jax.tree_util
+    if not _dicts_in_order((args, kwargs)):
+        raise NotPlain("a dict whose keys are not in sorted order (JAX's trees sort them)")
     leaves, treedef = tree_util.tree_flatten((list(args), dict(kwargs)))
     dynamic = [i for i, leaf in enumerate(leaves) if isinstance(leaf, jax.Array)]
     shape: dict[str, Any] = {}
@@ -405,6 +466,7 @@ def staged_call(jax: Any, fn: Callable, args: list, kwargs: dict) -> Any:
             full[i] = value
         call_args, call_kwargs = tree_util.tree_unflatten(treedef, full)
         out = fn(*call_args, **call_kwargs)
+        shape["ordered"] = _dicts_in_order(out)
         out_leaves, out_def = tree_util.tree_flatten(out)
         traced = [isinstance(leaf, jax.core.Tracer) for leaf in out_leaves]
         shape.update(treedef=out_def, leaves=[None if t else leaf for t, leaf in zip(traced, out_leaves)],
@@ -413,9 +475,13 @@ def staged_call(jax: Any, fn: Callable, args: list, kwargs: dict) -> Any:
 
     values = [leaves[i] for i in dynamic]
     traced = jax.jit(program).trace(values)
-    size = _equations(traced.jaxpr.jaxpr)
-    if size > MAX_EQUATIONS:
-        raise TooLarge(f"{size} operations traced")
+    if not shape["ordered"]:
+        raise NotPlain("a dict whose keys are not in sorted order (JAX's trees sort them)")
+    primitives = _primitives(traced.jaxpr.jaxpr)
+    if sum(primitives.values()) > MAX_EQUATIONS:
+        raise TooLarge(f"{sum(primitives.values())} operations traced")
+    if primitives.keys() & REWRITTEN_PRIMITIVES:
+        raise NotPlain("x ** 3.0 is rewritten as x * x * x in a compiled program (libm's pow eagerly)")
     for leaf in shape["leaves"]:
         _plain_or_raise(jax, leaf)
     arrays = iter(jax.block_until_ready(traced.lower().compile()(values)))
@@ -448,16 +514,39 @@ class TooLarge(Exception):
     """The traced program is larger than MAX_EQUATIONS: eager running is faster."""
 
 
-def _equations(jaxpr: Any, depth: int = 0) -> int:
-    """The equations of a jaxpr, nested ones (a `jax.jit` or `lax.scan` of the student's) included."""
+def _primitives(jaxpr: Any, depth: int = 0, into: Any = None) -> Any:
+    """How many times each primitive appears in a jaxpr, nested ones (a `jax.jit` or `lax.scan` of the
+    student's) included."""
+    from collections import Counter
+
     from adgrade.precision import jaxprs_in
 
-    total = len(jaxpr.eqns)
-    if depth < 16:
-        for eqn in jaxpr.eqns:
+    into = Counter() if into is None else into
+    for eqn in jaxpr.eqns:
+        into[eqn.primitive.name] += 1
+        if depth < 16:
             for param in eqn.params.values():
-                total += sum(_equations(inner, depth + 1) for inner in jaxprs_in(param))
-    return total
+                for inner in jaxprs_in(param):
+                    _primitives(inner, depth + 1, into)
+    return into
+
+
+def _dicts_in_order(tree: Any, depth: int = 0) -> bool:
+    """Whether every dict in a tree of lists, tuples and dicts has its keys in sorted order (JAX's
+    trees rebuild a dict in that order: a student iterating `params.values()` would see another)."""
+    if depth > 32:
+        return False
+    if isinstance(tree, dict):
+        keys = list(tree)
+        try:
+            if keys != sorted(keys):
+                return False
+        except TypeError:
+            return False
+        return all(_dicts_in_order(v, depth + 1) for v in tree.values())
+    if isinstance(tree, (list, tuple)):
+        return all(_dicts_in_order(v, depth + 1) for v in tree)
+    return True
 
 
 
