@@ -30,7 +30,7 @@ from typing import Iterable
 from adgrade.backends.autograd_backend import PROBE_TARGETS as AUTOGRAD_TARGETS
 from adgrade.backends.jax_backend import PROBE_TARGETS as JAX_TARGETS
 from adgrade.backends.torch_backend import PROBE_TARGETS as TORCH_TARGETS
-from adgrade.cells import parse_source
+from adgrade.cells import parsed_code_cells
 
 #: the public autodiff entry points every backend already watches at run time
 PUBLIC_AUTODIFF = {f"{m}.{a}" for m, a in (*JAX_TARGETS, *AUTOGRAD_TARGETS, *TORCH_TARGETS)}
@@ -119,12 +119,7 @@ def audit(cells: Iterable) -> Audit:
     aliases: dict[str, str] = {}  # top-level name -> dotted path it stands for
     trees = []
     labels = []
-    for cell in cells:
-        if getattr(cell, "kind", "code") != "code":
-            continue
-        tree = parse_source(cell.source)
-        if tree is None:
-            continue
+    for cell, tree in parsed_code_cells(cells):
         offset = getattr(cell, "first_line", 1) - 1
         if offset:
             ast.increment_lineno(tree, offset)

@@ -27,7 +27,7 @@ import tokenize
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterable, Iterator
 
 __all__ = [
     "Cell",
@@ -112,6 +112,16 @@ def parse_source(source: str, filename: str = "<unknown>") -> ast.Module | None:
             return ast.parse(source, filename)
     except PARSE_FAILURES:
         return None
+
+
+def parsed_code_cells(cells: Iterable) -> Iterator[tuple[Any, ast.Module]]:
+    """(cell, its tree) for each code cell that parses (cells.Cell or alike: kind, source), in order."""
+    for cell in cells:
+        if getattr(cell, "kind", "code") != "code":
+            continue
+        tree = parse_source(cell.source)
+        if tree is not None:
+            yield cell, tree
 
 
 def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> int | None:

@@ -19,7 +19,7 @@ import builtins
 import symtable
 from typing import Any
 
-from adgrade.cells import PARSE_FAILURES, parse_source
+from adgrade.cells import PARSE_FAILURES, parsed_code_cells
 
 __all__ = ["function_facts"]
 
@@ -40,12 +40,7 @@ def function_facts(cells: list[Any], name: str) -> dict[str, Any] | None:
     found = None
     module_names: set[str] = set()
     star_import = False
-    for cell in cells:
-        if getattr(cell, "kind", "code") != "code":
-            continue
-        tree = parse_source(cell.source)
-        if tree is None:
-            continue
+    for cell, tree in parsed_code_cells(cells):
         try:
             table = symtable.symtable(cell.source, "<cell>", "exec")
         except PARSE_FAILURES:
