@@ -13,7 +13,8 @@ workers:
 * fresh:   the way a notebook-executing grader works: per submission one fresh `python` that imports
   the frameworks, runs every cell of the notebook or script, then the checks, with no compilation
   cache (adgrade's engine with a plain process launcher, `slicing=False`, `stage=False`: every call
-  op by op, as in a notebook's kernel; ADGRADE_JAX_CACHE=off).
+  op by op, as in a notebook's kernel; ADGRADE_JAX_CACHE=off; XLA's default flags, as a kernel has
+  them, not the compile-speed ones adgrade gives the student's process: bench/xla_flags.py).
 
 It prints each way's wall time and submissions per minute, the ratio (target: adgrade at least 3x
 the fresh harness's throughput) and whether any submission's score differs between the two. A
@@ -73,6 +74,9 @@ def adgrade_way(folder: Path, out: Path, sandbox: str, workers: int) -> tuple[fl
 def fresh_way(paths: list[Path], sandbox: str, workers: int) -> tuple[float, dict[str, float]]:
     os.environ["ADGRADE_JAX_CACHE"] = "off"
     from adgrade.engine import GradeOptions, grade_submission
+    from adgrade.runner import limits
+
+    limits.child_xla_flags = lambda: ""  # a notebook kernel's JAX runs with XLA's defaults
     from adgrade.runner.sandbox import launcher_factory
     from adgrade.spec import load_assignment
 

@@ -214,6 +214,34 @@ def test_the_students_process_computes_staged_calls_to_the_last_bit() -> None:
     assert out.stdout.strip() == "0"
 
 
+def test_the_child_xla_flags_are_ones_the_installed_xla_knows() -> None:
+    """XLA aborts a process on a flag it does not know (`parse_flags_from_env`), which would fail every JAX
+    check: the student's process environment must start JAX and compile with the flags it is given."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from adgrade.runner.limits import child_environment
+
+    env = child_environment(Path("/tmp"))
+    script = "import jax, jax.numpy as jnp; print(float(jax.jit(jnp.tanh)(jnp.asarray(0.5))))"
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert abs(float(out.stdout) - 0.46211715726000974) < 1e-15
+
+
+def test_compile_speed_flags_only_for_the_jaxlib_they_were_verified_on(monkeypatch) -> None:
+    from adgrade.runner import limits
+
+    monkeypatch.setattr(limits, "_JAXLIB_VERSION", ["0.10.2"])
+    assert limits._FAST_COMPILE in limits.child_xla_flags()
+    assert "--xla_cpu_multi_thread_eigen=false" in limits.child_xla_flags()
+    for other in ("0.11.0", "0.9.1", ""):
+        monkeypatch.setattr(limits, "_JAXLIB_VERSION", [other])
+        assert "fusion_emitters" not in limits.child_xla_flags()
+        assert "--xla_cpu_multi_thread_eigen=false" in limits.child_xla_flags()
+
+
 def test_dicts_keep_the_order_the_student_gave_them() -> None:
     """JAX's trees rebuild a dict with its keys sorted: a student iterating `params.values()` would see
     another order, so a dict out of sorted order (given or returned) is left to the eager run."""

@@ -60,6 +60,39 @@ def drop_privileges(uid: int, gid: int) -> None:
 #: in an operation run on its own: capping the instruction set below FMA (AVX2) on x86 keeps a staged call
 #: (runner/staging.py) equal to the eager one to the last bit, in the cases measured
 _NO_FMA = " --xla_cpu_max_isa=AVX" if platform.machine().lower() in ("x86_64", "amd64") else ""
+#: Compiling, not running, is what a JAX check spends its time on: a program is tiny, called a few times, and
+#: XLA's CPU pipeline takes ~25 ms on each of the ~150 of a jax-nn check. The legacy elemental emitter (not the
+#: MLIR fusion emitters) and LLVM without optimisation compile such a program in about a third of the time, to
+#: the same bits (bench/xla_flags.py: 138 functions x float32/64 x eager/jit/grad, only `tan` differs, and is
+#: the same in every process of a grading); large element-wise work runs up to 2x slower, which no check of
+#: tiny inputs notices. XLA aborts the process on a flag it does not know, so they are set only for the
+#: jaxlib they were verified on (pyproject pins it).
+_FAST_COMPILE = " --xla_cpu_use_fusion_emitters=false --xla_backend_optimization_level=0"
+_FAST_COMPILE_JAXLIB = "0.10."
+
+
+def child_xla_flags() -> str:
+    """XLA_FLAGS of the submission's process (and of whatever shares its compilation cache: the flags are part
+    of every cache key)."""
+    flags = "--xla_cpu_multi_thread_eigen=false" + _NO_FMA
+    if _jaxlib_version().startswith(_FAST_COMPILE_JAXLIB):
+        flags += _FAST_COMPILE
+    return flags
+
+
+_JAXLIB_VERSION: list[str] = []
+
+
+def _jaxlib_version() -> str:
+    """The installed jaxlib's version, read from its metadata (importing it costs half a second)."""
+    if not _JAXLIB_VERSION:
+        from importlib import metadata
+
+        try:
+            _JAXLIB_VERSION.append(metadata.version("jaxlib"))
+        except metadata.PackageNotFoundError:
+            _JAXLIB_VERSION.append("")
+    return _JAXLIB_VERSION[0]
 
 
 def child_environment(scratch: Path, threads: int = 1) -> dict[str, str]:
@@ -80,7 +113,7 @@ def child_environment(scratch: Path, threads: int = 1) -> dict[str, str]:
         "MKL_NUM_THREADS": str(threads),
         "OPENBLAS_NUM_THREADS": str(threads),
         # (a token that is not a flag, as `intra_op_parallelism_threads=1` was here, ends XLA's reading of the rest)
-        "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false" + _NO_FMA,
+        "XLA_FLAGS": child_xla_flags(),
     }
     cache = jax_cache_dir()
     if cache:
