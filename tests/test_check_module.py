@@ -268,24 +268,25 @@ def test_frozen_weights_and_zero_weights_are_explained(spec):
 # -- the statistics -----------------------------------------------------------------------------
 
 def test_ks_test_and_layer_verdicts():
-    from adgrade.checks.module import _ks_uniform, _layer_verdict, _simulated_layer
+    from adgrade.checks.module_init import ks_uniform, layer_verdict, simulated_layer
 
     rng = np.random.default_rng(1)
-    assert _ks_uniform(np.sort(rng.uniform(-1, 1, 3000)), 1.0)[1] > 1e-3
-    assert _ks_uniform(np.sort(rng.uniform(-0.6, 0.6, 3000)), 1.0)[1] < 1e-10
-    assert _layer_verdict(_simulated_layer(rng, [50, 50], 0.2), 0.2, 1e-4) is None
-    assert _layer_verdict(_simulated_layer(rng, [50, 50], 0.21), 0.2, 1e-4)[0] == "above"
-    assert _layer_verdict(_simulated_layer(rng, [50, 50], 0.19), 0.2, 1e-4)[0] == "below"
-    layer = _simulated_layer(rng, [50, 50], 0.2)
+    assert ks_uniform(np.sort(rng.uniform(-1, 1, 3000)), 1.0)[1] > 1e-3
+    assert ks_uniform(np.sort(rng.uniform(-0.6, 0.6, 3000)), 1.0)[1] < 1e-10
+    assert layer_verdict(simulated_layer(rng, [50, 50], 0.2), 0.2, 1e-4) is None
+    assert layer_verdict(simulated_layer(rng, [50, 50], 0.21), 0.2, 1e-4)[0] == "above"
+    assert layer_verdict(simulated_layer(rng, [50, 50], 0.19), 0.2, 1e-4)[0] == "below"
+    layer = simulated_layer(rng, [50, 50], 0.2)
     layer["bias"]["max_abs"] = 1e-3
-    assert _layer_verdict(layer, 0.2, 1e-4)[0] == "bias"
+    assert layer_verdict(layer, 0.2, 1e-4)[0] == "bias"
 
 
 def test_correct_torch_inits_never_fail_the_two_seed_test():
     """Many seeds, many layer shapes: a right U(-b, b) init is never reported (no flaky failures)."""
     import torch
 
-    from adgrade.checks.module import INIT_SEEDS, _layer_verdict, _weight_stats
+    from adgrade.checks.module_init import INIT_SEEDS, layer_verdict
+    from adgrade.checks.module_probe import _weight_stats
 
     shapes = [(50, 784), (50, 50), (10, 50), (4, 12), (3, 7)]
     for trial in range(60):
@@ -297,7 +298,7 @@ def test_correct_torch_inits_never_fail_the_two_seed_test():
                 layer = torch.nn.Linear(in_f, out_f)
                 torch.nn.init.xavier_uniform_(layer.weight)
                 torch.nn.init.zeros_(layer.bias)
-                verdicts.append(_layer_verdict(_weight_stats(layer, 4000), b, 1e-4))
+                verdicts.append(layer_verdict(_weight_stats(layer, 4000), b, 1e-4))
             assert not all(verdicts), (trial, out_f, in_f, verdicts)
 
 
