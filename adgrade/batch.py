@@ -850,6 +850,7 @@ def summarize(reports: dict[str, dict[str, Any]], bins: int = 10, top: int = 10)
         "histogram": [],
         "problems": [],
         "failures": [],
+        "flagged": [],
     }
     if scores:
         summary["score"] = {"mean": round(statistics.fmean(scores), 4), "median": statistics.median(scores),
@@ -898,7 +899,18 @@ def summarize(reports: dict[str, dict[str, Any]], bins: int = 10, top: int = 10)
     for f in ranked:
         f["students"] = f["students"][:5]
     summary["failures"] = ranked
+    # the reports an instructor must look at (results.Report.flags), gravest flag first, then by name
+    flagged = [{"student": student, "flags": [str(f) for f in d.get("flags") or []],
+                "review": [str(r) for r in d.get("review") or []]}
+               for student, d in zip(sorted(reports), datas) if d.get("flags")]
+    summary["flagged"] = sorted(flagged, key=lambda f: (min(_flag_rank(x) for x in f["flags"]), f["student"]))
     return summary
+
+
+def _flag_rank(flag: str) -> int:
+    from adgrade.results import FLAG_ORDER
+
+    return FLAG_ORDER.index(flag) if flag in FLAG_ORDER else len(FLAG_ORDER)
 
 
 # =========================================================================== exports

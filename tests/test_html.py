@@ -556,3 +556,41 @@ def test_chromium_is_there_in_ci():
     else:
         pytest.skip("only asserted in CI")
 
+
+
+def test_flags_are_shown_wherever_the_report_is_read():
+    """A report flagged for review (tampering, review) says so, with why, in the student's terminal and
+    HTML report, in the class summary (terminal and summary.txt) and on the class page, gravest first."""
+    from adgrade.batch import summarize
+    from adgrade.report.class_html import render_class_html
+    from adgrade.report.summary import render_summary_text
+    from adgrade.report.terminal import render_text
+
+    flagged = sample_report()
+    flagged.flag("review", f"its code reaches for the grader's channel or internals: line 3 imports ctypes {HOSTILE}")
+    flagged.flag("tampering", "broke the grader's protocol: a frame of another check's answer")
+    assert flagged.flags == ["tampering", "review"]
+    text = render_text(flagged, width=200)
+    assert "flagged for the instructor's review (tampering, review)" in text
+    assert "line 3 imports ctypes" in text and "a frame of another check's answer" in text
+    page = parse(render_html(flagged))
+    assert "Flagged for the instructor's review" in page.all_text() and "line 3 imports ctypes" in page.all_text()
+    assert "<script>alert" not in render_html(flagged)
+    assert "flagged" not in render_text(sample_report(), width=200)
+    assert "Flagged" not in render_html(sample_report())
+
+    only_review = sample_report()
+    only_review.flag("review", "imports adgrade.runner.protocol at line 1")
+    reports = {"zoe": flagged.to_dict(), "amy": only_review.to_dict(), "bob": sample_report().to_dict()}
+    summary = summarize(reports)
+    assert [f["student"] for f in summary["flagged"]] == ["zoe", "amy"]  # tampering before review, not by name
+    assert summary["flagged"][0]["flags"] == ["tampering", "review"]
+    text = render_summary_text(summary, width=200)
+    assert "flagged for your review" in text and "zoe" in text and "imports adgrade.runner.protocol" in text
+    markup = render_class_html(summary, reports)
+    page = parse(markup)
+    assert "flagged" in page.ids and "<script>alert" not in markup
+    assert "imports adgrade.runner.protocol at line 1" in page.text_of("flagged")
+    assert "Flagged for the instructor's review" in page.text_of("student-zoe")
+    assert "Flagged" not in page.text_of("student-bob")
+    assert "flagged for your review" not in render_summary_text(summarize({"bob": reports["bob"]}))

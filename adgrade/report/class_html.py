@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from adgrade.report import plots, scores
-from adgrade.report.html import anchor, badge, esc, img, page
+from adgrade.report.html import anchor, badge, esc, flags_banner, img, page
 from adgrade.report.scores import points as pts
 
 CLASS_CSS = """
@@ -110,6 +110,16 @@ def render_class_html(summary: dict[str, Any], reports: dict[str, dict[str, Any]
     else:
         body.append('<p class="muted">No failures.</p>')
 
+    # the reports an instructor must look at
+    flagged = summary.get("flagged") or []
+    if flagged:
+        rows = [f'<tr><td>{_students_links([str(f.get("student", ""))], known)}</td>'
+                f'<td>{esc(" ".join(str(x) for x in f.get("flags", [])))}</td>'
+                f'<td>{"<br>".join(esc(r) for r in f.get("review", []))}</td></tr>' for f in flagged]
+        body.append('<section id="flagged"><h2>Flagged for your review</h2><table class="failures"><thead><tr>'
+                    "<th>student</th><th>flags</th><th>why</th></tr></thead><tbody>" + "".join(rows)
+                    + "</tbody></table></section>")
+
     # students
     pids = _problem_ids(reports)
     head_cells = "".join(f'<th class="num">{esc(pid)}</th>' for pid in pids)
@@ -158,6 +168,8 @@ def _student_section(student: str, data: dict[str, Any], reports_href: str | Non
                    f'<pre>{esc(data["grader_error"])}</pre></div>')
     if data.get("message"):
         out.append(f'<div class="banner bad">Could not grade this submission:<pre>{esc(data["message"])}</pre></div>')
+    if data.get("flags"):
+        out.append(flags_banner(list(data["flags"]), list(data.get("review") or [])))
     shown = 0
     for p in data.get("problems", []):
         if not isinstance(p, dict):

@@ -240,6 +240,13 @@ def _bonus_words(report: Report) -> str:
     return f" ({scores.points(bonus)} bonus)" if scores.points(bonus) != "0" else ""
 
 
+def flags_banner(flags: list, review: list) -> str:
+    """The flags a report carries for the instructor (results.Report.flags), and why."""
+    return (f'<div class="banner bad flags"><strong>Flagged for the instructor\'s review</strong> '
+            f'({esc(", ".join(str(f) for f in flags))})<ul>'
+            + "".join(f"<li>{esc(why)}</li>" for why in review) + "</ul></div>")
+
+
 def render_html(report: Report) -> str:
     """The report as one HTML page (text)."""
     status = report.status
@@ -260,6 +267,8 @@ def render_html(report: Report) -> str:
     if report.hidden_not_run:
         body.append(f'<div class="banner">{report.hidden_not_run} hidden check(s) were not run here; '
                     "your final score may differ.</div>")
+    if report.flags:
+        body.append(flags_banner(report.flags, report.review))
     if not report.error:  # nothing ran: the banner says why, once (not again in every check)
         body.append(overview_table(report))
         body.extend(render_problem(p) for p in report.problems)

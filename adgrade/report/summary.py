@@ -72,6 +72,17 @@ def build(summary: dict[str, Any]) -> Group:
             table.add_row(str(f["count"]), " ".join(f["problems"]), escape(f["message"]),
                           escape(", ".join(f["students"][:3])))
         parts.append(table)
+    flagged = summary.get("flagged") or []
+    if flagged:
+        table = Table(title="flagged for your review (tampering: broke the grader's protocol, those questions got 0; "
+                            "review: its code reaches for the grader, no points lost)",
+                      title_justify="left", title_style="bold red")
+        table.add_column("student")
+        table.add_column("flags")
+        table.add_column("why")
+        for f in flagged:
+            table.add_row(escape(f["student"]), " ".join(f["flags"]), escape("\n".join(f.get("review") or [])))
+        parts.append(table)
     return Group(*parts)
 
 

@@ -34,6 +34,7 @@ def build(report: Report, verbose: bool = False) -> Group:
     if report.error:
         # the submission was never run: one message says why, not one per check under a table of zeros
         parts.append(Panel(escape(report.error), title="could not grade this submission", border_style="red"))
+        parts.extend(_flags(report))
         parts.append(_total(report))
         return Group(*parts)
     table = Table(title=title, title_justify="left", expand=False)
@@ -72,8 +73,18 @@ def build(report: Report, verbose: bool = False) -> Group:
     if report.hidden_not_run:
         parts.append(Text(f"{report.hidden_not_run} hidden check(s) were not run here; your final score may differ.",
                           style="bold yellow"))
+    parts.extend(_flags(report))
     parts.append(_total(report))
     return Group(*parts)
+
+
+def _flags(report: Report) -> list[Text]:
+    """What the instructor will be asked to look at, and why (the student sees it too: nothing is hidden)."""
+    if not report.flags:
+        return []
+    lines = [Text(f"flagged for the instructor's review ({', '.join(report.flags)}):", style="bold red")]
+    lines += [Text(f"  {why}", style="red") for why in report.review]
+    return lines
 
 
 def _total(report: Report) -> Text:
