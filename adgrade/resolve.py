@@ -206,6 +206,31 @@ def similarity(name: str, wanted: list[str]) -> int:
     return best
 
 
+#: name tokens that say how a derivative is computed: by hand, or by automatic differentiation. An entry
+#: pair such as `trace_grad_analytic` / `trace_grad_autodiff` is told apart by them: `trace_grad_jax` is
+#: never the analytic one, whatever else its name shares
+MANUAL_WORDS = frozenset({"manual", "analytic", "analytical", "hand", "handwritten", "exact", "symbolic",
+                          "explicit"})
+AUTODIFF_WORDS = frozenset({"autodiff", "autograd", "auto", "automatic", "ad", "jax", "torch", "pytorch"})
+
+
+def method_word(name: str) -> str:
+    """"manual" or "autodiff" when the name says how it differentiates (and only one of them), else ""."""
+    tokens = name_tokens(name)
+    manual, auto = bool(tokens & MANUAL_WORDS), bool(tokens & AUTODIFF_WORDS)
+    return "manual" if manual and not auto else "autodiff" if auto and not manual else ""
+
+
+def method_agreement(name: str, wanted: list[str]) -> int:
+    """1: the name says the same way of differentiating as the entry (or an alias); -1: the other way;
+    0: either says nothing."""
+    mine = method_word(name)
+    theirs = {method_word(w) for w in wanted} - {""}
+    if not mine or not theirs:
+        return 0
+    return 1 if mine in theirs else -1
+
+
 #: name tokens of a function that returns a derivative
 DERIVATIVE_WORDS = ("grad", "gradient", "grads", "jac", "jacobian", "hess", "hessian", "deriv", "derivative", "dl",
                     "backward", "backprop")
@@ -230,6 +255,9 @@ def shape_scores(need: EntryNeed, own: dict[str, Definition], differentiated: se
         if need.derivative and d.name in differentiated:
             continue  # the objective handed to grad(), not its derivative
         alike = similarity(d.name, wanted)
+        agree = method_agreement(d.name, wanted)
+        if agree < 0:
+            continue  # `hessian_jax` for `hessian_analytic`: the student's name says it is the other one
         fits = d.fits(n) if n else None
         if need.given and not alike:
             continue  # a name the course gave: only a name-alike definition stands for it
@@ -242,7 +270,7 @@ def shape_scores(need: EntryNeed, own: dict[str, Definition], differentiated: se
         else:
             role = 0
         overlap = len({p.lower() for p in d.params or ()} & {p.lower() for p in need.params})
-        ranked.append(((fits is not False, alike, role, fits is True, overlap, d.order), d))
+        ranked.append(((fits is not False, alike, agree, role, fits is True, overlap, d.order), d))
     return ranked
 
 

@@ -240,3 +240,35 @@ def test_course_headings_match_as_whole_words_whatever_the_punctuation(heading, 
                 QuestionMatcher("p2c", headings=("Exercise 2.(c)",)), QuestionMatcher("p4", headings=("Question 4", "Exercise 4")),
                 QuestionMatcher("t1", headings=("Task 1",))]
     assert _heading_match(heading, matchers) == expected
+
+
+def test_a_name_that_says_the_other_way_of_differentiating_never_stands_for_the_entry():
+    """autodiff-exercises pairs `*_analytic` with `*_autodiff`: a student's `_manual` / `_jax` pair must go
+    to the right entries, whatever order they are defined in (before, `_jax` was the analytic one's first
+    candidate, and the audit then failed it for using autodiff)."""
+    from adgrade.resolve import method_agreement
+
+    cells = ["""
+        def quadratic_hessian_jax(A, b, c, x):
+            return jax.hessian(f)(x)
+
+        def quadratic_hessian_numpy(A, b, c, x):
+            return A
+
+        def quadratic_hessian_manual(A, b, c, x):
+            return 0.5 * (A + A.T)
+        """]
+    params = ("A", "b", "c", "x")
+    analytic = EntryNeed("quadratic_hessian_analytic", params, "quadratic_hessian_analytic(A, b, c, x)",
+                         derivative=True)
+    autodiff = EntryNeed("quadratic_hessian_autodiff", params, "quadratic_hessian_autodiff(A, b, c, x)",
+                         derivative=True)
+    plans = _plans("e4", cells, [analytic, autodiff])["e4"]
+    names = {entry: [c["names"][0] for c in plan["candidates"][1:]] for entry, plan in plans.items()}
+    assert names["quadratic_hessian_analytic"] == ["quadratic_hessian_manual", "quadratic_hessian_numpy"]
+    assert names["quadratic_hessian_autodiff"] == ["quadratic_hessian_jax", "quadratic_hessian_numpy"]
+    assert method_agreement("trace_grad_by_hand", ["trace_grad_analytic"]) == 1
+    assert method_agreement("trace_grad_torch", ["trace_grad_analytic"]) == -1
+    assert method_agreement("lstsq_grad_autograd", ["lstsq_grad_autodiff"]) == 1
+    assert method_agreement("grad_W", ["loss_grad"]) == 0  # neither says: nothing changes
+    assert method_agreement("jax_analytic_grad", ["trace_grad_analytic"]) == 0  # says both: no opinion

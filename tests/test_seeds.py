@@ -109,6 +109,19 @@ def test_renamed_torch_backprop_is_graded_on_its_mathematics():
     assert "`ls_solution(X, y)`" in text(by_id["p5"])
 
 
+def test_renamed_autodiff_exercises_pairs_each_manual_and_autodiff_version_with_its_entry():
+    """`_manual` / `_by_hand` / `_exact` and `_torch` / `_autograd` / `_ad` / `_jax`, the autodiff version first in
+    e4 and e5: each goes to its own entry (it was 5 of 7, the analytic entries graded on the autodiff code)."""
+    data = report(str(RENAMED / "autodiff_exercises_renamed.py"), "autodiff-exercises")
+    assert data["score"] == data["max_score"] == 7, [(p["id"], text(p)) for p in data["problems"]]
+    by_id = problems(data)
+    assert "`quadratic_hessian_manual(A, b, c, x)`" in text(by_id["e4"])
+    assert "`quadratic_hessian_torch(A, b, c, x)`" in text(by_id["e4"])
+    assert "`trace_grad_by_hand(A, X, B)`" in text(by_id["e5"])
+    assert "as `trace_grad_analytic(A, X, B)`" in text(by_id["e5"])
+    assert "`logistic_grad_exact(a, x)`" in text(by_id["e7"])
+
+
 def test_renamed_hessian_gets_the_bonus():
     by_id = problems(report(str(RENAMED / "jax_nn_hessian_renamed.ipynb"), "jax-nn", "q1b-hessian"))
     hessian = by_id["q1b-hessian"]
