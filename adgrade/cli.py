@@ -313,7 +313,7 @@ def grade(submissions: tuple[str, ...], assignment: str, out: Path, workers: int
     from rich.console import Console
     from rich.markup import escape
 
-    from adgrade import batch
+    from adgrade import batch, discovery
     from adgrade.engine import GradeOptions, plan
     from adgrade.report.escape import terminal_text
     from adgrade.report.summary import print_summary
@@ -357,7 +357,7 @@ def grade(submissions: tuple[str, ...], assignment: str, out: Path, workers: int
 
     entries = {e for p in spec.problems for e in p.entries}
     try:
-        found = batch.discover(submissions, out, entries)
+        found = discovery.discover(submissions, out, entries)
     except batch.BatchError as exc:
         raise UsageProblem(str(exc)) from None
     for warning in found.warnings:

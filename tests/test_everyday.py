@@ -141,7 +141,7 @@ def test_what_grade_report_and_export_write_follows_the_umask(graded):
 def test_an_extracted_zip_follows_the_umask(tmp_path):
     import zipfile
 
-    from adgrade.batch import extract_zip
+    from adgrade.discovery import extract_zip
 
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as z:
@@ -358,7 +358,7 @@ def test_common_failures_count_students_and_keep_whole_words():
 def test_an_oversized_notebook_in_a_zip_gets_the_same_message(tmp_path):
     import zipfile
 
-    from adgrade.batch import discover
+    from adgrade.discovery import discover
 
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:

@@ -24,7 +24,8 @@ import pytest
 from conftest import FIXTURES, ROOT, run_cli
 
 from adgrade import batch
-from adgrade.batch import discover, extract_zip, student_id
+from adgrade import discovery
+from adgrade.discovery import discover, extract_zip, student_id
 
 JAX_NN = ROOT / "submissions_example" / "jax-nn"
 
@@ -100,7 +101,7 @@ def _zip(path: Path, members: dict[str, bytes], symlinks: dict[str, str] | None 
 
 
 def test_zip_extraction_is_safe(tmp_path, monkeypatch):
-    monkeypatch.setattr(batch, "MAX_MEMBER_BYTES", 1000)
+    monkeypatch.setattr(discovery, "MAX_MEMBER_BYTES", 1000)
     archive = _zip(tmp_path / "export.zip", {
         "smith_1_2_hw.py": GOOD.encode(),
         "../evil.py": b"print('escaped')",

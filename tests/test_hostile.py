@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from adgrade.batch import LINK_NOT_GRADED, discover
+from adgrade.discovery import LINK_NOT_GRADED, discover
 from adgrade.cells import SubmissionError, parse_source, read_submission, top_level_definitions
 
 from conftest import FIXTURES, ROOT, run_cli
@@ -581,7 +581,7 @@ def test_a_class_of_honest_and_hostile_students_ends_with_a_complete_gradebook(t
 
 @pytest.mark.parametrize("codec", ["rot13", "zlib_codec", "punycode", "undefined"])
 def test_a_coding_line_naming_no_text_encoding_is_the_students_problem(tmp_path, codec):
-    from adgrade.batch import pick_submission
+    from adgrade.discovery import pick_submission
 
     hostile = tmp_path / "z.py"
     hostile.write_text(f"# -*- coding: {codec} -*-\nx = 1\n")
@@ -604,9 +604,9 @@ def test_a_pipe_named_like_a_submission_never_hangs_the_batch(tmp_path):
 
 
 def test_a_project_handed_in_with_its_libraries_is_chosen_from_without_reading_them_all(tmp_path, monkeypatch):
-    from adgrade import batch
+    from adgrade import discovery
 
-    monkeypatch.setattr(batch, "MAX_CANDIDATES_READ", 5)
+    monkeypatch.setattr(discovery, "MAX_CANDIDATES_READ", 5)
     student = tmp_path / "class" / "gina"
     (student / "venv" / "lib" / "site-packages" / "numpy").mkdir(parents=True)
     (student / "venv" / "lib" / "site-packages" / "numpy" / "core.py").write_text("def square(x): pass\n")
