@@ -209,7 +209,7 @@ def test_a_fork_server_started_ahead_is_the_one_used_and_started_once() -> None:
     stops one that was started ahead and never used."""
     import threading
 
-    from adgrade.runner.forkserver import ServerPool
+    from adgrade.runner.forkserver_client import ServerPool
 
     started, closed = [], []
     release = threading.Event()

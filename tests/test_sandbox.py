@@ -22,7 +22,7 @@ import pytest
 
 from adgrade.engine import GradeOptions, grade_submission
 from adgrade.runner import sandbox
-from adgrade.runner.forkserver import ForkServerError
+from adgrade.runner.forkserver_client import ForkServerError
 from adgrade.runner.limits import Limits
 from adgrade.runner.parent import Job, Launcher, ProcessRunner
 from adgrade.spec import load_assignment

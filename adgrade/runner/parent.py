@@ -165,7 +165,7 @@ class ChildHandle:
     """What `_Attempt` needs of a started child: its exit status, and a way to kill all it started.
 
     `subprocess.Popen` (wrapped by `PopenHandle`) is one; a child forked by a
-    fork server, which is not our own child, is another (forkserver.ForkedChild).
+    fork server, which is not our own child, is another (forkserver_client.ForkedChild).
     """
 
     pid: int | None

@@ -39,7 +39,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from adgrade.runner.forkserver import ForkServer, ForkServerError, ForkServerLauncher, ServerPool
+from adgrade.runner.forkserver_client import ForkServer, ForkServerError, ForkServerLauncher, ServerPool
 from adgrade.runner.limits import Limits, child_environment, jax_cache_dir, student_jax_cache_dir
 from adgrade.runner.parent import Launcher, PopenHandle
 
