@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adgrade.checks.timing import analyse, median_ci
+from adgrade.checks.timing_stats import analyse, median_ci
 from adgrade.engine import GradeOptions, grade_submission
 from adgrade.spec import SpecError, load_assignment
 

@@ -1,6 +1,6 @@
 """`timing`: how long two candidates take on the same inputs, and how that grows with size.
 
-Never an absolute time. The child (`probe_timing`, run in the submission's
+Never an absolute time. The child (`probe_timing` in checks/timing_probe.py, run in the submission's
 process, which already runs single-threaded) warms each candidate up and
 compiles it where asked (the first call is excluded), calibrates a repeat
 count so that one timed block lasts a few milliseconds, then runs many short
@@ -27,25 +27,19 @@ Spec fields: see docs/check-kinds/timing.md.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, ClassVar
 
 import numpy as np
 
 from adgrade.checks.base import Check, Request
 from adgrade.checks.timing_bounds import bounds_of, judge_exponent, judge_slowdown, pooled_slowdown, slowdowns, worst
+from adgrade.checks.timing_probe import TRANSFORMS
+from adgrade.checks.timing_stats import CONFIDENCE, analyse, size_scalar
 from adgrade.feedback import explain_error
 from adgrade.results import CheckResult
 from adgrade.runner import protocol
 
-try:
-    import resource as _resource
-except ImportError:  # not on Unix: the process clock is the best there is
-    _resource = None
-
-TRANSFORMS = ("grad", "jacfwd", "jacrev", "hessian")
 CANDIDATE_KEYS = ("label", "entry", "wrapper", "transform", "argnums", "jit")
-CONFIDENCE = 0.95
 #: default seconds of interleaved rounds for the whole check (warm-up and compilation come on top):
 #: a scored verdict gets more than numbers that are only reported
 DEFAULT_BUDGET = {"scored": 1.5, "reported": 0.5}
@@ -58,12 +52,7 @@ TOLERANCE = 1.1
 #: fewest rounds, whatever the budget: 10 A B / B A pairs for a verdict, 6 for a report
 #: (7 pairs are the fewest with a 95 % interval for a median, 6 give a 97 % one of min to max)
 MIN_ROUNDS = {"scored": 20, "reported": 12}
-MAX_ROUNDS = 400
 
-
-# ====================================================================================
-# the parent's side
-# ====================================================================================
 
 def candidates_of(spec: Any) -> list[dict[str, Any]]:
     """The two candidates of a spec's `entries`, as tables with a label (no validation)."""
@@ -75,13 +64,6 @@ def candidates_of(spec: Any) -> list[dict[str, Any]]:
             cand["label"] = f"{cand['transform']}({name})" if cand.get("transform") else str(name)
         out.append(cand)
     return out
-
-
-def size_scalar(size: Any) -> float:
-    """One number per size for growth exponents: the size itself, or the product of a list ([m, n, k])."""
-    if isinstance(size, (list, tuple)):
-        return float(np.prod([float(s) for s in size]))
-    return float(size)
 
 
 def size_text(size: Any) -> str:
@@ -306,7 +288,7 @@ class TimingCheck(Check):
         }
         if self.spec.test_functions:  # handed to both candidates as their first argument
             params["test_function"] = self.wrapper_payload(self.spec.test_functions[0])
-        return [Request(f"{self.key}/timing", "adgrade.checks.timing:probe_timing", params, self.time_limit)]
+        return [Request(f"{self.key}/timing", "adgrade.checks.timing_probe:probe_timing", params, self.time_limit)]
 
     # -- judging ---------------------------------------------------------------------------
     def judge(self, answers: list) -> CheckResult:
@@ -518,98 +500,6 @@ def _plain_nested(value: Any) -> Any:
     return None
 
 
-# -- statistics (pure functions: the tests call them directly) -------------------------------
-
-def median_ci(samples: Any, confidence: float = CONFIDENCE) -> tuple[float, tuple[float, float] | None]:
-    """Median and a distribution-free confidence interval for it (binomial order statistics).
-
-    With n samples sorted x(1) <= ... <= x(n), [x(k), x(n-k+1)] covers the median with probability
-    1 - 2 P(Binomial(n, 1/2) <= k - 1); k is the largest one that keeps this at `confidence` or more.
-    None when there are too few samples for that coverage (n < 6 at 95 %).
-    """
-    xs = np.sort(np.asarray(samples, dtype=float))
-    n = len(xs)
-    if n == 0:
-        return float("nan"), None
-    med = float(np.median(xs))
-    tail = (1 - confidence) / 2
-    cdf, k = 0.0, 0
-    for j in range(n):
-        cdf += math.comb(n, j) / 2**n
-        if cdf > tail:
-            break
-        k = j + 1
-    if k == 0:
-        return med, None
-    return med, (float(xs[k - 1]), float(xs[n - k]))
-
-
-def _pairs(x: np.ndarray) -> np.ndarray:
-    """Geometric means of consecutive pairs (rounds 0-1, 2-3, ...); an odd last round is dropped."""
-    x = np.asarray(x, dtype=float)
-    k = len(x) // 2
-    if k == 0:
-        return x
-    return np.sqrt(x[0:2 * k:2] * x[1:2 * k:2])
-
-
-def _slopes(log_sizes: np.ndarray, log_times: np.ndarray) -> np.ndarray:
-    """Least-squares slope of log time against log size, one per round (log_times: sizes x rounds)."""
-    x = log_sizes - log_sizes.mean()
-    return (x[:, None] * (log_times - log_times.mean(axis=0))).sum(axis=0) / (x * x).sum()
-
-
-def analyse(times: list[list[np.ndarray]], labels: list[str], better: str | None = None,
-            scaling: list | None = None) -> dict[str, Any]:
-    """Medians, paired ratios and (with scaling) growth, each with a confidence interval.
-
-    times[p][c] holds the per-call times of candidate c at input p, one per round; the rounds are
-    interleaved, so the samples of one round are paired across candidates and inputs. Rounds come
-    in pairs (A B, then B A): every ratio-like sample is the geometric mean over one such pair,
-    which cancels what running first or second does (caches, clock ramp-up).
-    """
-    a, b = labels
-    # the ratio is time(other) / time(better): above 1 when `better` is faster
-    num, den = (1, 0) if better in (None, a) else (0, 1)
-    ratio_of = f"{labels[num]} / {labels[den]}"
-    out: dict[str, Any] = {"ratio_of": ratio_of, "times": {}, "times_ci": {}}
-    for c, label in enumerate(labels):
-        meds, cis = [], []
-        for per_point in times:
-            m, ci = median_ci(per_point[c])
-            meds.append(m)
-            cis.append(list(ci) if ci else None)
-        out["times"][label] = meds
-        out["times_ci"][label] = cis
-    # per input: one ratio per A B / B A pair of rounds
-    ratios = [_pairs(per_point[num] / per_point[den]) for per_point in times]
-    out["ratio"], out["ratio_ci"] = [], []
-    for r in ratios:
-        m, ci = median_ci(r)
-        out["ratio"].append(m)
-        out["ratio_ci"].append(list(ci) if ci else None)
-    if scaling:
-        s = np.array([size_scalar(x) for x in scaling])
-        lo_i, hi_i = int(np.argmin(s)), int(np.argmax(s))
-        growth = ratios[hi_i] / ratios[lo_i]  # per round: how much the ratio grew
-        g, gci = median_ci(growth)
-        out.update(growth=g, growth_ci=list(gci) if gci else None, smallest=lo_i, largest=hi_i)
-        logs = np.log(s)
-        out["exponents"], out["exponents_ci"] = {}, {}
-        for c, label in enumerate(labels):
-            slopes = _slopes(logs, np.log(np.vstack([_pairs(per_point[c]) for per_point in times])))
-            e, eci = median_ci(slopes)
-            out["exponents"][label] = e
-            out["exponents_ci"][label] = list(eci) if eci else None
-        out.update(statistic="growth", statistic_value=g, statistic_ci=out["growth_ci"])
-    else:
-        # several inputs without scaling: one sample per round, the geometric mean over the inputs
-        pooled = np.exp(np.mean(np.log(np.vstack(ratios)), axis=0))
-        r, rci = median_ci(pooled)
-        out.update(statistic="ratio", statistic_value=r, statistic_ci=list(rci) if rci else None)
-    return out
-
-
 # -- words ---------------------------------------------------------------------------------------
 
 def _seconds(t: float) -> str:
@@ -653,205 +543,3 @@ def summary_line(stats: dict, scaling: list | None, better: str | None) -> str:
                 f"{_num(stats['ratio'][lo])} at size {size_text(scaling[lo])} to {_num(stats['ratio'][hi])} at size "
                 f"{size_text(scaling[hi])}: a factor {_num(value)} ({ci_text}).")
     return f"Ratio {stats['ratio_of']}: {_num(value)} ({ci_text})."
-
-
-# ====================================================================================
-# the child's side (runs in the submission's process; returns plain data only)
-# ====================================================================================
-
-def _compile(backend: Any, fn: Any) -> Any:
-    """The backend's compiler applied to fn, or None when it has none."""
-    jit = getattr(backend, "jit", None)
-    if callable(jit):
-        return jit(fn)
-    if backend.name == "jax":
-        import jax
-
-        return jax.jit(fn)
-    return None
-
-
-def _has_jax_array(value: Any, depth: int = 0) -> bool:
-    if depth > 8:
-        return False
-    if isinstance(value, (list, tuple)):
-        return any(_has_jax_array(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return any(_has_jax_array(v, depth + 1) for v in value.values())
-    return (type(value).__module__ or "").startswith(("jax", "jaxlib"))
-
-
-def _blocker(backend: Any, result: Any) -> Any:
-    """How to wait for a candidate's result: its backend's, or JAX's when an "any framework" entry
-    returned JAX arrays (JAX dispatches asynchronously)."""
-    if backend.name != "jax" and _has_jax_array(result):
-        import jax
-
-        return jax.block_until_ready
-    return backend.block
-
-
-def _cpu_seconds() -> float:
-    """CPU time of the whole process, to the microsecond.
-
-    Not time.process_time(): with an RLIMIT_CPU set (the child has one) Linux reads the
-    process clock from the CPU-limit timer, which only advances at scheduler ticks (4 ms).
-    getrusage sums the exact run time of every thread.
-    """
-    r = _resource.getrusage(_resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def _missing_entry_class(child: Any) -> type:
-    """The child's MissingEntry (its module runs as __main__, so not necessarily adgrade.runner.child's)."""
-    import sys
-
-    cls = getattr(sys.modules.get(type(child).__module__), "MissingEntry", None)
-    if isinstance(cls, type):
-        return cls
-    from adgrade.runner.child import MissingEntry
-
-    return MissingEntry
-
-
-def _failure(child: Any, exc: BaseException, label: str, point: int) -> dict:
-    if isinstance(exc, _missing_entry_class(child)):  # a wrapper's sub.NAME the student did not define
-        return {"missing": exc.name, "label": label}
-    return {"error": child.describe_error(exc), "label": label, "point": point}
-
-
-def probe_timing(child: Any, *, candidates: list[dict], points: list, budget: float = 1.5,
-                 deadline: float = 30.0, target: float | None = None, min_rounds: int = 20,
-                 max_rounds: int = MAX_ROUNDS, clock: str = "cpu", test_function: dict | None = None) -> dict:
-    """Warm up, calibrate, then time the two candidates in interleaved rounds.
-
-    clock "cpu" (default) measures the CPU time of the whole process (all its threads: JAX computes
-    on a thread of its own), which time spent waiting for a core on a busy machine does not inflate;
-    "wall" measures elapsed time. The budget and the deadline are always wall time.
-
-    Returns {"times": [[[s per call, one per round] for each candidate] for each input],
-    "repeats", "first" (wall seconds of the first, compiling call), "rounds", "notes", "seconds",
-    "clock"}, or {"missing": name} / {"error": {...}, "label", "point"} when a candidate cannot run.
-    """
-    import gc
-
-    from adgrade.backends import get_backend
-
-    MissingEntry = _missing_entry_class(child)
-    wall = time.perf_counter
-    timer = (_cpu_seconds if _resource is not None else time.process_time) if clock == "cpu" else time.perf_counter
-    clock_name = "cpu" if clock == "cpu" else "wall"
-    started = wall()
-    notes: list[str] = []
-    fns, blocks, arg_sets = [], [], []
-    for cand in candidates:
-        be = get_backend(cand["backend"])
-        be.load()
-        try:
-            fn = child.target(cand.get("entry"), cand.get("wrapper"), be)
-        except MissingEntry as exc:
-            return {"missing": exc.name, "label": cand["label"]}
-        if cand.get("transform"):
-            argnums = cand.get("argnums", 0)
-            fn = be.transform(cand["transform"], fn, tuple(argnums) if isinstance(argnums, list) else argnums)
-        if test_function is not None:
-            from adgrade.sent_code import child_function
-
-            # closed over, not an argument: a compiled (jit) candidate takes only arrays
-            fn = (lambda f, g: lambda *a: g(f, *a))(child_function(test_function, be), fn)
-        fns.append(fn)
-        blocks.append(be.block)
-        same = [i for i, other in enumerate(candidates[:len(arg_sets)]) if other["backend"] == cand["backend"]]
-        # the same input objects for both when they share a backend: no difference in memory layout
-        arg_sets.append(arg_sets[same[0]] if same else [be.convert_inputs(protocol.decode(p)) for p in points])
-
-    # warm-up: the first call compiles (jit) or fills caches; it is reported, never judged
-    first = [[0.0] * len(points) for _ in candidates]
-    for c, cand in enumerate(candidates):
-        be = get_backend(cand["backend"])
-        plain = fns[c]
-        if cand.get("jit"):
-            why = ""
-            try:
-                compiled = _compile(be, plain)
-                if compiled is None:
-                    why = f"the {be.name} backend has no compiler"
-                else:
-                    for p, args in enumerate(arg_sets[c]):
-                        t0 = wall()
-                        blocks[c](compiled(*args))
-                        first[c][p] = wall() - t0
-                    fns[c] = compiled
-            except Exception as exc:  # noqa: BLE001 (the student's function, any error)
-                text = str(exc).strip().splitlines()
-                why = f"compiling it raised {type(exc).__name__}" + (f": {text[0][:160]}" if text else "")
-            if why:
-                notes.append(f"{cand['label']} was timed without compiling: {why}")
-        if fns[c] is plain:
-            for p, args in enumerate(arg_sets[c]):
-                try:
-                    t0 = wall()
-                    result = plain(*args)
-                    blocks[c] = _blocker(be, result)
-                    blocks[c](result)
-                    first[c][p] = wall() - t0
-                except BaseException as exc:  # the student's code: SystemExit and all
-                    return _failure(child, exc, cand["label"], p)
-
-    n_blocks = len(candidates) * len(points)
-    # one timed block lasts about `target`: long enough to average out the timer and short
-    # interruptions, short enough for ~50 interleaved rounds within the budget
-    if target is None:
-        target = min(0.005, max(0.001, budget / (n_blocks * 50)))
-
-    def run(c: int, p: int, reps: int) -> float:
-        fn, block, args = fns[c], blocks[c], arg_sets[c][p]
-        # one untimed call first: whichever candidate runs first after another input's work would
-        # otherwise pay for bringing the data back into the caches
-        block(fn(*args))
-        t0 = timer()
-        for _ in range(reps):
-            block(fn(*args))
-        return timer() - t0
-
-    gc_was_enabled = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
-        repeats = [[1] * len(points) for _ in candidates]
-        for c, cand in enumerate(candidates):
-            for p in range(len(points)):
-                try:
-                    t1 = run(c, p, 1)
-                    if t1 < target:  # the clock ticks in microseconds: a faster call may read 0
-                        reps = max(1, min(100_000, int(target / max(t1, 1e-6))))
-                        t = run(c, p, reps)
-                        repeats[c][p] = max(1, min(100_000, round(reps * target / max(t, 1e-6))))
-                except BaseException as exc:
-                    return _failure(child, exc, cand["label"], p)
-        times = [[[] for _ in candidates] for _ in points]
-        measure_start = wall()
-        rounds = 0
-        while rounds < max_rounds:
-            # rounds come in pairs, A B then B A, so that whatever the order does cancels out
-            if rounds % 2 == 0:
-                if rounds >= min_rounds and wall() - measure_start >= budget:
-                    break
-                if rounds >= 4 and wall() - started >= deadline:
-                    notes.append(f"only {rounds} rounds fitted in the time limit (one call takes long)")
-                    break
-            order = (0, 1) if rounds % 2 == 0 else (1, 0)
-            for q in range(len(points)):
-                p = (q + rounds // 2) % len(points)  # rotate the order of the sizes
-                for c in order:
-                    try:
-                        t = run(c, p, repeats[c][p])
-                    except BaseException as exc:
-                        return _failure(child, exc, candidates[c]["label"], p)
-                    times[p][c].append(max(t, 1e-12) / repeats[c][p])
-            rounds += 1
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return {"times": times, "repeats": repeats, "first": first, "rounds": rounds, "notes": notes,
-            "seconds": wall() - started, "clock": clock_name}
