@@ -1,4 +1,4 @@
-"""The `trajectory` and `convergence` check kinds (adgrade/checks/iterates.py).
+"""The `trajectory` and `convergence` check kinds (adgrade/checks/iterates.py, adgrade/checks/convergence.py).
 
 Most behaviours are judged on answers made here (the judging half of a check
 is pure: answers in, a result out); a few gradings through the engine prove the

@@ -262,7 +262,8 @@ def test_the_copy_grades_the_reference_full_and_the_starter_zero(copies, name, t
 def _graded_pairs(check):
     """(call arguments, expected value) of a trusted check on its graded inputs, as a leak would give them."""
     from adgrade.checks.calls import CallCheck
-    from adgrade.checks.iterates import ConvergenceCheck, TrajectoryCheck
+    from adgrade.checks.convergence import ConvergenceCheck
+    from adgrade.checks.iterates import TrajectoryCheck
 
     if not isinstance(check, CallCheck):
         return []

@@ -20,7 +20,7 @@ _BUILTIN = {
     "autodiff": "adgrade.checks.calls:AutodiffCheck",
     "custom": "adgrade.checks.calls:CustomCheck",
     "trajectory": "adgrade.checks.iterates:TrajectoryCheck",
-    "convergence": "adgrade.checks.iterates:ConvergenceCheck",
+    "convergence": "adgrade.checks.convergence:ConvergenceCheck",
     "stability": "adgrade.checks.stability:StabilityCheck",
     "finite_difference": "adgrade.checks.finite_difference:FiniteDifferenceCheck",
     "timing": "adgrade.checks.timing:TimingCheck",

@@ -103,6 +103,19 @@ class Check:
         from adgrade.spec import SpecError
         return SpecError(f"{assignment.source}: {spec.where}.{field_name}: {message}")
 
+    @staticmethod
+    def need_function(spec: CheckSpec, assignment: AssignmentSpec, field_name: str, name: Any) -> None:
+        """Raise the SpecError for a field that must name a function of the problem set's functions.py."""
+        if not isinstance(name, str) or not name:
+            raise Check.spec_error(spec, assignment, field_name, "expected the name of a function in functions.py")
+        obj = getattr(assignment.functions, name, None)
+        if obj is None:
+            raise Check.spec_error(spec, assignment, field_name,
+                                   f"no function {name!r} in {assignment.functions_path.name}")
+        if not callable(obj):
+            raise Check.spec_error(spec, assignment, field_name,
+                                   f"{name!r} in {assignment.functions_path.name} is not a function")
+
     # -- identity -------------------------------------------------------------------
     @property
     def key(self) -> str:
