@@ -86,7 +86,8 @@ def list_cmd() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from adgrade.spec import available_assignments, parse_assignment
+    from adgrade.spec import available_assignments
+    from adgrade.spec_parse import parse_assignment
 
     found = available_assignments()
     if not found:
@@ -160,7 +161,8 @@ def check(submission: Path, assignment: str | None, fmt: str, only: tuple[str, .
     if assignment:
         spec = _load(assignment)
     else:
-        from adgrade.spec import available_assignments, parse_assignment
+        from adgrade.spec import available_assignments
+        from adgrade.spec_parse import parse_assignment
 
         candidates = []
         for root in available_assignments().values():
@@ -574,7 +576,7 @@ def ci_init_cmd(repo: Path, assignment: str | None, submission: str | None, inst
     problems on the run's summary page) and fails exactly when that command does.
     """
     from adgrade.ci import CIError, WorkflowSettings, find_assignment, submission_in_repo, write_workflow
-    from adgrade.spec import parse_assignment
+    from adgrade.spec_parse import parse_assignment
 
     try:
         name = find_assignment(repo, assignment)

@@ -34,7 +34,8 @@ from adgrade.checks.base import Check
 from adgrade.engine import GradeOptions, plan
 from adgrade.frozen import Recorder, collect_misses
 from adgrade.runner import protocol
-from adgrade.spec import FUNCTION_FIELDS, AssignmentSpec, SpecError, parse_assignment
+from adgrade.spec import FUNCTION_FIELDS, AssignmentSpec, SpecError
+from adgrade.spec_parse import parse_assignment
 from adgrade.starter import write_starter
 
 COPY_HEADER = ("# Student copy made by `adgrade export-student`: only the code that runs in your own process\n"
