@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Iterable
 
 from adgrade.audit import Audit, audit
-from adgrade.cells import (Cell, QuestionMatcher, SubmissionError, assign_questions, question_ends, read_submission,
-                           top_level_definitions)
+from adgrade.cells import Cell, SubmissionError, read_submission, top_level_definitions
 from adgrade.checks import Check, get_check_class
 from adgrade.feedback import explain_error
+from adgrade.questions import QuestionMatcher, assign_questions, question_ends
 from adgrade.resolve import candidate_names, describe_resolution, entry_needs, plan_question, reference_signatures
 from adgrade.results import FAILING, CheckResult, ProblemResult, Report
 from adgrade.runner.limits import Limits

@@ -1,4 +1,4 @@
-"""Tests for adgrade.cells: reading submissions as cells and finding question cells."""
+"""Tests for adgrade.cells (reading submissions as cells) and adgrade.questions (finding question cells)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
-from adgrade.cells import (
-    Cell,
-    QuestionMatcher,
-    SubmissionError,
-    assign_questions,
-    question_ends,
-    read_submission,
-)
+from adgrade.cells import Cell, SubmissionError, read_submission
+from adgrade.questions import QuestionMatcher, assign_questions, question_ends
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from adgrade.cells import QuestionMatcher, _heading_match
+from adgrade.questions import QuestionMatcher, _heading_match
 from adgrade.resolve import EntryNeed, describe_resolution, plan_question, read_definitions, similarity
 from adgrade.runner.entries import EntryResolver, MissingEntry, SignatureMismatch
 
