@@ -22,7 +22,8 @@ from adgrade.cells import Cell, SubmissionError, read_submission, top_level_defi
 from adgrade.checks import Check, get_check_class
 from adgrade.feedback import explain_error
 from adgrade.questions import QuestionMatcher, assign_questions, question_ends
-from adgrade.resolve import candidate_names, describe_resolution, entry_needs, plan_question, reference_signatures
+from adgrade.resolve import (candidate_names, describe_resolution, differentiating_aliases, entry_needs, plan_question,
+                             read_definitions, reference_signatures)
 from adgrade.results import FAILING, CheckResult, ProblemResult, Report
 from adgrade.runner.limits import Limits
 from adgrade.runner.parent import Answer, Job, Launcher, ProcessRunner, RunOutcome
@@ -273,11 +274,16 @@ def entry_plans(assignment: AssignmentSpec, the_plan: Plan, cells: list[Cell],
                 owner: dict[int, str | None]) -> dict[str, dict[str, dict]]:
     """For every planned question, the candidates of each entry, read from that question's own cells."""
     reference = reference_signatures(assignment.reference) if assignment.reference else {}
-    excluded = set(assignment.given_code) | {e for p in assignment.problems for e in p.entries}
+    entries = {e for p in assignment.problems for e in p.entries}
+    aliases = differentiating_aliases([c.source for c in cells if c.kind == "code"])
     plans = {}
     for problem, checks in the_plan.problems:
         sources = [(c.label, c.source) for c in cells if c.kind == "code" and owner.get(c.index) == problem.id]
-        plans[problem.id] = plan_question(entry_needs(problem, checks, reference), sources, excluded)
+        # another question's entry is never this one's answer, unless this question's own cells define
+        # that name: then it is the student's name for this question's function (t1's MSE called `loss`)
+        own = set(read_definitions(sources, aliases)[0]) if sources else set()
+        excluded = set(assignment.given_code) | (entries - own)
+        plans[problem.id] = plan_question(entry_needs(problem, checks, reference), sources, excluded, aliases)
     # an entry several problems share (p2c times p2a's and p2b's functions) may stand for what the
     # problem that asks for it found in its own cells
     found: dict[str, list[dict]] = {}

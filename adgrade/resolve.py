@@ -54,6 +54,11 @@ class Definition:
     label: str = ""
     line: int = 0
     order: int = 0  # position among the question's definitions (later ones are preferred on a tie)
+    #: the differentiating functions its code calls ("grad", "hessian", ...; "autograd" for torch.autograd
+    #: and autograd.*), itself or through another definition of the question: ranks candidates, never a
+    #: verdict (audit.py judges)
+    differentiates: frozenset[str] = frozenset()
+    calls: frozenset[str] = frozenset()  # plain names it calls
 
     @property
     def is_module(self) -> bool:
@@ -87,9 +92,10 @@ def _params(args: ast.arguments, skip: int = 0) -> tuple[tuple[str, ...], int, b
     return tuple(positional), required, args.vararg is not None
 
 
-def _derivative_of(call: ast.Call) -> tuple[str, Any] | None:
-    """`grad(F, argnums=k)` -> (F, k); None for anything else."""
-    if _dotted(call.func).split(".")[-1] not in ("grad", "jacrev", "jacfwd") or not call.args:
+def _derivative_of(call: ast.Call, aliases: dict[str, str] | None = None) -> tuple[str, Any] | None:
+    """`grad(F, argnums=k)` (or `g(F, argnums=k)` after `from jax import grad as g`) -> (F, k); None for
+    anything else."""
+    if _differentiating(call.func, aliases or {}) not in ("grad", "jacrev", "jacfwd") or not call.args:
         return None
     target = _dotted(call.args[0])
     if not target:
@@ -109,26 +115,69 @@ def _derivative_of(call: ast.Call) -> tuple[str, Any] | None:
     return target, (tuple(argnums) if isinstance(argnums, list) else argnums)
 
 
-def read_definitions(sources: list[tuple[str, str]]) -> tuple[dict[str, Definition], set[str]]:
+def differentiating_aliases(sources: list[str]) -> dict[str, str]:
+    """`from jax import grad as g` in any cell -> {"g": "grad"}: the names a submission gives the
+    frameworks' differentiating functions."""
+    out: dict[str, str] = {}
+    for source in sources:
+        tree = parse_source(source)
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    if alias.asname and alias.name in DIFFERENTIATING:
+                        out[alias.asname] = alias.name
+    return out
+
+
+def _differentiating(func: ast.AST, aliases: dict[str, str]) -> str:
+    """The differentiating function a call's callee names ("grad", "hessian", ...), or ""."""
+    last = _dotted(func).split(".")[-1]
+    if last in DIFFERENTIATING:
+        return last
+    return aliases.get(last, "") if isinstance(func, ast.Name) else ""
+
+
+def _calls_autodiff(node: ast.AST, aliases: dict[str, str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(the differentiating functions the code under NODE calls itself, the plain names it calls)."""
+    found, names = set(), set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            dotted = _dotted(sub.func)
+            # (not `.backward()`: a hand-written backprop has backward methods of its own)
+            if _differentiating(sub.func, aliases):
+                found.add(_differentiating(sub.func, aliases))
+            elif ".autograd." in f".{dotted}." and not dotted.startswith(("autograd.numpy", "anp.")):
+                found.add("autograd")
+            if isinstance(sub.func, ast.Name):
+                names.add(sub.func.id)
+    return frozenset(found), frozenset(names)
+
+
+def read_definitions(sources: list[tuple[str, str]],
+                     aliases: dict[str, str] | None = None) -> tuple[dict[str, Definition], set[str]]:
     """(name -> its last top-level callable definition, names passed to grad-like calls) of
     [(label, source)] cells; cells that do not parse are passed over."""
+    aliases = aliases if aliases is not None else differentiating_aliases([src for _, src in sources])
     defs: dict[str, Definition] = {}
-    differentiated: set[str] = set()
+    handed: dict[str, set[str]] = {}  # name -> the differentiating functions it is handed to
     sources_order = {label: i for i, (label, _) in enumerate(sources)}
     for label, source in sources:
         tree = parse_source(source)
         if tree is None:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and _dotted(node.func).split(".")[-1] in DIFFERENTIATING and node.args:
+            if isinstance(node, ast.Call) and _differentiating(node.func, aliases) and node.args:
                 name = _dotted(node.args[0])
                 if name:
-                    differentiated.add(name)
+                    handed.setdefault(name, set()).add(_differentiating(node.func, aliases))
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 params, required, varargs = _params(node.args)
+                auto, calls = _calls_autodiff(node, aliases)
                 defs[node.name] = Definition(node.name, "function", params, required, varargs,
-                                             label=label, line=node.lineno)
+                                             label=label, line=node.lineno, differentiates=auto, calls=calls)
             elif isinstance(node, ast.ClassDef):
                 methods = {}
                 init: tuple[tuple[str, ...], int, bool] = ((), 0, False)
@@ -147,12 +196,17 @@ def read_definitions(sources: list[tuple[str, str]]) -> tuple[dict[str, Definiti
                 name = node.targets[0].id
                 if isinstance(value, ast.Lambda):
                     params, required, varargs = _params(value.args)
+                    auto, calls = _calls_autodiff(value, aliases)
                     defs[name] = Definition(name, "callable", params, required, varargs, label=label,
-                                            line=node.lineno)
-                elif isinstance(value, ast.Call) and _dotted(value.func).split(".")[-1] in (
-                        DIFFERENTIATING | {"jit", "partial", "vmap", "checkpoint"}):
-                    defs[name] = Definition(name, "callable", None, derivative=_derivative_of(value),
-                                            label=label, line=node.lineno)
+                                            line=node.lineno, differentiates=auto, calls=calls)
+                elif isinstance(value, ast.Call) and (_differentiating(value.func, aliases) or _dotted(
+                        value.func).split(".")[-1] in {"jit", "partial", "vmap", "checkpoint"}):
+                    auto, calls = _calls_autodiff(value, aliases)
+                    # jit(f) and partial(f, ...) are f: what f does counts
+                    wrapped = {_dotted(a) for a in value.args[:1]} - {""}
+                    defs[name] = Definition(name, "callable", None, derivative=_derivative_of(value, aliases),
+                                            label=label, line=node.lineno, differentiates=auto,
+                                            calls=calls | frozenset(wrapped))
                 else:
                     defs.pop(name, None)  # rebound to something that is not a function
             elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
@@ -163,6 +217,18 @@ def read_definitions(sources: list[tuple[str, str]]) -> tuple[dict[str, Definiti
                             defs.pop(sub.id, None)
     for order, d in enumerate(sorted(defs.values(), key=lambda d: (sources_order.get(d.label, 0), d.line))):
         d.order = order
+    # an objective: what is handed to grad(); a gradient handed only to jacfwd/jacrev (its Hessian) is
+    # still a gradient
+    differentiated = {name for name, by in handed.items()
+                      if not (by <= {"jacfwd", "jacrev", "jacobian"} and _derivative_like(name))}
+    changed = True
+    while changed:  # through the question's own helpers: a function calling `grad_f = grad(f)` differentiates
+        changed = False
+        for d in defs.values():
+            more = frozenset().union(*(defs[c].differentiates for c in d.calls if c in defs and c != d.name))
+            if not more <= d.differentiates:
+                d.differentiates |= more
+                changed = True
     return defs, differentiated
 
 
@@ -184,6 +250,9 @@ class EntryNeed:
     kind: str = "function"  # function | module
     derivative: bool = False  # it returns a derivative
     objective: bool = False  # the checks differentiate it
+    way: str = ""  # "manual" (a check forbids autodiff), "autodiff" (a check requires it), or ""
+    #: differentiating functions its checks forbid (all of them for `manual`; a `forbid` list's)
+    forbidden: frozenset[str] = frozenset()
 
 
 _TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
@@ -210,7 +279,7 @@ def similarity(name: str, wanted: list[str]) -> int:
 #: pair such as `trace_grad_analytic` / `trace_grad_autodiff` is told apart by them: `trace_grad_jax` is
 #: never the analytic one, whatever else its name shares
 MANUAL_WORDS = frozenset({"manual", "analytic", "analytical", "hand", "handwritten", "exact", "symbolic",
-                          "explicit"})
+                          "explicit", "numpy", "np"})
 AUTODIFF_WORDS = frozenset({"autodiff", "autograd", "auto", "automatic", "ad", "jax", "torch", "pytorch"})
 
 
@@ -221,11 +290,11 @@ def method_word(name: str) -> str:
     return "manual" if manual and not auto else "autodiff" if auto and not manual else ""
 
 
-def method_agreement(name: str, wanted: list[str]) -> int:
-    """1: the name says the same way of differentiating as the entry (or an alias); -1: the other way;
-    0: either says nothing."""
+def method_agreement(name: str, wanted: list[str], way: str = "") -> int:
+    """1: the name says the same way of differentiating as the entry (its name, an alias, or `way`: what
+    its checks demand, "manual" or "autodiff"); -1: the other way; 0: either says nothing."""
     mine = method_word(name)
-    theirs = {method_word(w) for w in wanted} - {""}
+    theirs = ({method_word(w) for w in wanted} | {way}) - {""}
     if not mine or not theirs:
         return 0
     return 1 if mine in theirs else -1
@@ -255,9 +324,10 @@ def shape_scores(need: EntryNeed, own: dict[str, Definition], differentiated: se
         if need.derivative and d.name in differentiated:
             continue  # the objective handed to grad(), not its derivative
         alike = similarity(d.name, wanted)
-        agree = method_agreement(d.name, wanted)
+        agree = method_agreement(d.name, wanted, need.way)
         if agree < 0:
             continue  # `hessian_jax` for `hessian_analytic`: the student's name says it is the other one
+        code = _code_fits(need, d)
         fits = d.fits(n) if n else None
         if need.given and not alike:
             continue  # a name the course gave: only a name-alike definition stands for it
@@ -270,8 +340,19 @@ def shape_scores(need: EntryNeed, own: dict[str, Definition], differentiated: se
         else:
             role = 0
         overlap = len({p.lower() for p in d.params or ()} & {p.lower() for p in need.params})
-        ranked.append(((fits is not False, alike, agree, role, fits is True, overlap, d.order), d))
+        ranked.append(((fits is not False, code, alike, agree, role, fits is True, overlap, d.order), d))
     return ranked
+
+
+def _code_fits(need: EntryNeed, d: Definition) -> int:
+    """0 when the definition's code differentiates the way the entry's checks forbid (a test helper calling
+    jax.hessian next to the hand-written Hessian) or does not where they require it; else 1. It only
+    orders candidates: one alone is still graded, and the audit says why it fails."""
+    if need.forbidden and d.differentiates & need.forbidden:
+        return 0
+    if need.way == "autodiff" and not d.differentiates:
+        return 0
+    return 1
 
 
 def plan_entry(need: EntryNeed, defs: dict[str, Definition], differentiated: set[str],
@@ -280,10 +361,13 @@ def plan_entry(need: EntryNeed, defs: dict[str, Definition], differentiated: set
     """The candidates for one entry (plain data for the child), best first. Aliases count where the
     question's own cells define them (anywhere, when the submission marks no cells for the question)."""
     candidates: list[dict] = [{"how": "name", "names": [need.name]}]
+    late: list[dict] = []  # aliases that say or do the other way of differentiating: after every other candidate
     for alias in need.aliases:
         if alias not in excluded and (alias in defs or not own_cells):
-            candidates.append({"how": "alias", "names": [alias], "label": defs[alias].label if alias in defs
-                               else ""})
+            entry = {"how": "alias", "names": [alias], "label": defs[alias].label if alias in defs else ""}
+            other_way = method_agreement(alias, [need.name], need.way) < 0 or (
+                alias in defs and not _code_fits(need, defs[alias]))
+            (late if other_way else candidates).append(entry)
     own = {n: d for n, d in defs.items() if n not in excluded and n != need.name and n not in need.aliases}
     if need.compose_argnums:
         by_target: dict[str, dict[Any, str]] = {}
@@ -307,8 +391,12 @@ def plan_entry(need: EntryNeed, defs: dict[str, Definition], differentiated: set
     if shapes is None:
         shapes = shape_scores(need, own, differentiated)
     for _, d in sorted(shapes, key=lambda r: r[0], reverse=True):
-        candidates.append({"how": "shape", "names": [d.name], "signature": d.signature(), "label": d.label,
-                           "alike": similarity(d.name, wanted) > 0})
+        cand = {"how": "shape", "names": [d.name], "signature": d.signature(), "label": d.label,
+                "alike": similarity(d.name, wanted) > 0}
+        if d.kind == "callable" and d.params is None:
+            cand["made"] = True  # `d4 = grad(grad(jnp.tanh))` in their cells: their work, though it wraps JAX's
+        candidates.append(cand)
+    candidates += late
     callables = [d.signature() for d in defs.values() if d.kind != "class" or d.is_module]
     return {"entry": need.name, "kind": need.kind, "params": list(need.params), "call": need.call,
             "returns": need.returns, "candidates": candidates, "defined": callables[:12]}
@@ -340,6 +428,8 @@ def entry_needs(problem: Any, checks: list[Any], reference: dict[str, tuple[str,
     module_entries: set[str] = set()
     derivative: set[str] = set()
     objective: set[str] = set()
+    ways: dict[str, set[str]] = {}
+    forbidden: dict[str, set[str]] = {}
     for check in checks:
         spec = check.spec if hasattr(check, "spec") else check
         if spec.entry:
@@ -350,6 +440,16 @@ def entry_needs(problem: Any, checks: list[Any], reference: dict[str, tuple[str,
                 derivative.add(spec.entry)
             if spec.kind == "autodiff":
                 objective.add(spec.entry)
+        # what the check says of how its entries differentiate (a wrapper check: the problem's entries)
+        targets = [spec.entry] if spec.entry else list(problem.entries)
+        banned = {str(f).split(".")[-1] for f in getattr(spec, "forbid", ())} & DIFFERENTIATING
+        for target in targets:
+            if getattr(spec, "manual", False):
+                ways.setdefault(target, set()).add("manual")
+                forbidden.setdefault(target, set()).update(DIFFERENTIATING | {"autograd"})
+            if getattr(spec, "require_autodiff", False):
+                ways.setdefault(target, set()).add("autodiff")
+            forbidden.setdefault(target, set()).update(banned)
         init = spec.options.get("init")
         if isinstance(init, str):
             names.append(init)
@@ -367,13 +467,17 @@ def entry_needs(problem: Any, checks: list[Any], reference: dict[str, tuple[str,
             given=info.given if info else True, aliases=info.aliases if info else (),
             compose_argnums=info.compose_argnums if info else (),
             kind="module" if name in module_entries else "function", derivative=name in derivative,
-            objective=name in objective))
+            objective=name in objective,
+            way=next(iter(ways[name])) if len(ways.get(name, ())) == 1 else "",
+            forbidden=frozenset(forbidden.get(name, ()))))
     return out
 
 
-def plan_question(needs: list[EntryNeed], sources: list[tuple[str, str]], excluded: set[str]) -> dict[str, dict]:
-    """entry -> plan for one question, from that question's own cells [(label, source)]."""
-    defs, differentiated = read_definitions(sources)
+def plan_question(needs: list[EntryNeed], sources: list[tuple[str, str]], excluded: set[str],
+                  aliases: dict[str, str] | None = None) -> dict[str, dict]:
+    """entry -> plan for one question, from that question's own cells [(label, source)] (ALIASES: the
+    submission's names for differentiating functions, `differentiating_aliases` of all its cells)."""
+    defs, differentiated = read_definitions(sources, aliases)
     names = {n.name for n in needs} | {a for n in needs for a in n.aliases}
     own = {k: d for k, d in defs.items() if k not in excluded and k not in names}
     scores = {need.name: shape_scores(need, own, differentiated) for need in needs}

@@ -266,9 +266,143 @@ def test_a_name_that_says_the_other_way_of_differentiating_never_stands_for_the_
     plans = _plans("e4", cells, [analytic, autodiff])["e4"]
     names = {entry: [c["names"][0] for c in plan["candidates"][1:]] for entry, plan in plans.items()}
     assert names["quadratic_hessian_analytic"] == ["quadratic_hessian_manual", "quadratic_hessian_numpy"]
-    assert names["quadratic_hessian_autodiff"] == ["quadratic_hessian_jax", "quadratic_hessian_numpy"]
+    assert names["quadratic_hessian_autodiff"] == ["quadratic_hessian_jax"]  # numpy says by hand
     assert method_agreement("trace_grad_by_hand", ["trace_grad_analytic"]) == 1
     assert method_agreement("trace_grad_torch", ["trace_grad_analytic"]) == -1
     assert method_agreement("lstsq_grad_autograd", ["lstsq_grad_autodiff"]) == 1
     assert method_agreement("grad_W", ["loss_grad"]) == 0  # neither says: nothing changes
     assert method_agreement("jax_analytic_grad", ["trace_grad_analytic"]) == 0  # says both: no opinion
+
+
+def _candidates(question: str, cells: list[str], needs: list[EntryNeed]) -> dict[str, list[str]]:
+    plans = _plans(question, cells, needs)[question]
+    return {entry: ["+".join(c["names"]) for c in plan["candidates"][1:]] for entry, plan in plans.items()}
+
+
+def test_numpy_in_a_name_says_by_hand():
+    cells = ["""
+        def quadratic_hessian_numpy(A, b, c, x):
+            return (A + A.T) / 2
+
+        def quadratic_hessian(A, b, c, x):
+            return torch.func.hessian(lambda v: 0.5 * v @ A @ v)(x)
+        """]
+    params = ("A", "b", "c", "x")
+    found = _candidates("e4", cells, [EntryNeed("quadratic_hessian_analytic", params, derivative=True),
+                                      EntryNeed("quadratic_hessian_autodiff", params, derivative=True)])
+    assert found == {"quadratic_hessian_analytic": ["quadratic_hessian_numpy", "quadratic_hessian"],
+                     "quadratic_hessian_autodiff": ["quadratic_hessian"]}
+
+
+def test_a_helper_that_calls_what_the_checks_forbid_comes_after_the_students_own():
+    """jax-nn's Hessian bonus forbids jax.hessian (its checks' `forbid`), not jax.grad: the hand-built one
+    goes first, the checking helper after it (alone, it would still be graded, and the audit says why)."""
+    cells = ["""
+        def my_hessian(f, x):
+            rows = [jax.grad(lambda v, i=i: jax.grad(f)(v)[i])(x) for i in range(x.size)]
+            return jnp.stack(rows)
+
+        def hessian_check(f, x):
+            return jnp.allclose(my_hessian(f, x), jax.hessian(f)(x))
+        """]
+    need = EntryNeed("hessian_manual", ("f", "x"), given=False, derivative=True,
+                     forbidden=frozenset({"hessian", "jacfwd", "jacrev", "jacobian"}))
+    assert _candidates("q", cells, [need])["hessian_manual"] == ["my_hessian", "hessian_check"]
+    need = EntryNeed("hessian_manual", ("f", "x"), given=False, derivative=True)  # nothing forbidden: later wins
+    assert _candidates("q", cells, [need])["hessian_manual"] == ["hessian_check", "my_hessian"]
+
+
+def test_what_the_checks_demand_tells_a_pair_apart_when_the_entry_name_does_not():
+    """torch-backprop's `my_backward_2a` is checked `manual`: `jacobian_autograd` (a student's checking
+    helper) is never it, even defined after the hand-written `backprop_jacobian`."""
+    cells = ["""
+        def backprop_jacobian(x, L, params):
+            return by_hand(x, L, params)
+
+        def jacobian_autograd(x, L, params):
+            return torch.autograd.functional.jacobian(lambda v: net(v, L, params), x)
+        """]
+    need = EntryNeed("my_backward_2a", ("x", "L", "params"), given=False, derivative=True,
+                     aliases=("reverse_jacobian", "backward_jacobian"), way="manual",
+                     forbidden=frozenset({"grad", "hessian", "jacobian", "autograd"}))
+    assert _candidates("p2a", cells, [need])["my_backward_2a"] == ["backprop_jacobian"]
+
+
+def test_an_alias_made_by_grad_comes_after_a_hand_written_function_for_a_manual_entry():
+    cells = ["""
+        def MSE(w, X, y):
+            return jnp.mean((X @ w - y) ** 2)
+
+        mse_grad = grad(MSE)
+
+        def analytical_mse_grad(w, X, y):
+            return 2 * X.T @ (X @ w - y) / len(y)
+        """]
+    need = EntryNeed("analytical_gradient", ("w", "X", "y"), given=False, derivative=True,
+                     aliases=("mse_grad", "manual_gradient"), way="manual",
+                     forbidden=frozenset({"grad", "hessian", "jacobian", "autograd"}))
+    assert _candidates("t1", cells, [need])["analytical_gradient"] == ["analytical_mse_grad", "mse_grad"]
+
+
+def test_grad_imported_under_another_name_is_still_grad():
+    cells = ["""
+        from jax import grad as g
+
+        def total_loss(W, b, X, y):
+            return jnp.sum((X @ W + b - y) ** 2)
+
+        grad_W = g(total_loss, argnums=0)
+        grad_b = g(total_loss, argnums=1)
+        """]
+    need = EntryNeed("loss_grad", ("W", "b", "X", "y"), given=False, compose_argnums=(0, 1), derivative=True)
+    found = _candidates("t2", cells, [need])["loss_grad"]
+    assert found[0] == "grad_W+grad_b" and "total_loss" not in found  # the objective, never the derivative
+
+
+def test_a_gradient_handed_to_jacfwd_is_still_a_gradient():
+    cells = ["""
+        def lstsq_grad_manual(A, b, x):
+            return A.T @ (A @ x - b)
+
+        lstsq_hessian_jax = jax.jacfwd(lstsq_grad_manual, argnums=2)
+        """]
+    need = EntryNeed("lstsq_grad_analytic", ("A", "b", "x"), given=False, derivative=True, way="manual")
+    assert _candidates("e6", cells, [need])["lstsq_grad_analytic"] == ["lstsq_grad_manual"]
+
+
+def test_a_derivative_the_student_made_with_grad_is_their_answer():
+    """`d4 = grad(grad(grad(grad(jnp.tanh))))` wraps JAX's own function, but the student made it: the
+    plan says so, the child takes it, and the report shows the student's name, not JAX's signature."""
+    jax = pytest.importorskip("jax")
+    source = "import jax\nimport jax.numpy as jnp\nfrom jax import grad\nd4 = grad(grad(jnp.tanh))\n"
+    need = EntryNeed("tanh_second_derivative", ("x",), given=False, derivative=True)
+    plans = {"e3": plan_question([need], [("cell 1", source)], set())}
+    (made,) = plans["e3"]["tanh_second_derivative"]["candidates"][1:]
+    assert made["names"] == ["d4"] and made.get("made")
+    resolver = EntryResolver(_namespace(source), plans)
+    resolver.start_question("e3")
+    value = float(resolver.lookup("tanh_second_derivative")(0.5))
+    assert value == pytest.approx(float(jax.grad(jax.grad(jax.numpy.tanh))(0.5)))
+    assert resolver.used[0]["signature"] == "d4"
+
+
+def test_the_checks_say_how_each_entry_differentiates():
+    from types import SimpleNamespace
+
+    from adgrade.resolve import DIFFERENTIATING, entry_needs
+
+    def check(entry=None, **kw):
+        return SimpleNamespace(entry=entry, kind=kw.pop("kind", "gradient"), options={},
+                               manual=kw.get("manual", False), require_autodiff=kw.get("require_autodiff", False),
+                               forbid=kw.get("forbid", ()))
+
+    problem = SimpleNamespace(entries=["g_hand", "g_auto"], names={})
+    needs = {n.name: n for n in entry_needs(problem, [
+        check("g_hand", manual=True), check("g_auto", require_autodiff=True)], {})}
+    assert needs["g_hand"].way == "manual" and needs["g_hand"].forbidden >= DIFFERENTIATING
+    assert needs["g_auto"].way == "autodiff" and not needs["g_auto"].forbidden
+    # a wrapper check (no entry) speaks for the problem's entries; only differentiating names count
+    bonus = SimpleNamespace(entries=["hess"], names={})
+    wrapper_check = check(None, kind="hessian", forbid=("jax.hessian", "jax.jacfwd", "numpy.linalg.inv"))
+    (hess,) = entry_needs(bonus, [wrapper_check], {})
+    assert hess.way == "" and hess.forbidden == {"hessian", "jacfwd"}

@@ -122,6 +122,32 @@ def test_renamed_autodiff_exercises_pairs_each_manual_and_autodiff_version_with_
     assert "`logistic_grad_exact(a, x)`" in text(by_id["e7"])
 
 
+def test_short_names_of_a_student_stand_for_autodiff_exercises_entries():
+    """autodiff-exercises leaves its names open: `train_manual` / `train_torch`, `H_manual` / `H_torch` and
+    `d4 = grad(grad(grad(grad(jnp.tanh))))` are the student's answers (it was 4.5 of 7: "not defined")."""
+    data = report(str(RENAMED / "autodiff_exercises_short_names.py"), "autodiff-exercises", "e2", "e3", "e4")
+    by_id = problems(data)
+    assert all(p["status"] == "passed" for p in by_id.values()), [(p["id"], text(p)) for p in data["problems"]]
+    assert "`train_torch(X, Y, learning_rate=0.01, n_iters=20)`" in text(by_id["e2"])
+    assert "`H_manual(A, b, c, x)`" in text(by_id["e4"])
+    assert "as `quadratic_hessian_analytic(A, b, c, x)`" in text(by_id["e4"])
+    assert "Graded your `d4` (lines 82-84) as `tanh_fourth_derivative(x)`" in text(by_id["e3"])
+
+
+@pytest.mark.parametrize("name,question,words", [
+    ("jax_objectives_t1_named_loss.py", "t1", "`loss(w, X, y)` (lines 13-41) as `mse(w, X, y)`"),
+    ("jax_objectives_t3_named_analytical_gradient.py", "t3", "as `analytical_grad(U, V, X, lambda_)`"),
+])
+def test_another_questions_entry_name_used_in_this_questions_cells_is_this_questions_function(name, question, words):
+    """t1's MSE called `loss` (t3's name), t3's hand gradient called `analytical_gradient` (t1's): each
+    question's own cells say what the name is there (they were 17 and 16 of 19: "not defined", or the
+    `grad(loss)` line graded as the hand gradient)."""
+    data = report(str(RENAMED / name), "jax-objectives", question)
+    (problem,) = data["problems"]
+    assert problem["status"] == "passed", text(problem)
+    assert words in text(problem), text(problem)
+
+
 def test_renamed_hessian_gets_the_bonus():
     by_id = problems(report(str(RENAMED / "jax_nn_hessian_renamed.ipynb"), "jax-nn", "q1b-hessian"))
     hessian = by_id["q1b-hessian"]

@@ -189,7 +189,7 @@ class EntryResolver:
             return None  # needs the object: built at call time
         if not all(n in ns and callable(ns[n]) for n in names):
             return None
-        if cand["how"] != "name" and not all(_is_students(ns[n]) for n in names):
+        if cand["how"] != "name" and not cand.get("made") and not all(_is_students(ns[n]) for n in names):
             return None  # e.g. `from jax import hessian`: the framework's, not the student's work
         if cand["how"] == "argnums":
             parts = [ns[n] for n in names]
@@ -223,7 +223,7 @@ class EntryResolver:
                 "label": cand.get("label", ""), "adapted": adapted, "left_out": list(left_out)}
         if cand.get("of"):
             info["of"] = cand["of"]
-        if cand["how"] == "method":
+        if cand["how"] == "method" or cand.get("made"):  # (made: the framework's signature is not theirs)
             info["signature"] = cand.get("signature", "")
         elif cand["how"] != "argnums":
             info["signature"] = _shown_signature(cand["names"][0], fn)
