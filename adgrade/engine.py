@@ -277,13 +277,17 @@ def entry_plans(assignment: AssignmentSpec, the_plan: Plan, cells: list[Cell],
     entries = {e for p in assignment.problems for e in p.entries}
     aliases = differentiating_aliases([c.source for c in cells if c.kind == "code"])
     plans = {}
+    every_cell = [(c.label, c.source) for c in cells if c.kind == "code"]
     for problem, checks in the_plan.problems:
         sources = [(c.label, c.source) for c in cells if c.kind == "code" and owner.get(c.index) == problem.id]
         # another question's entry is never this one's answer, unless this question's own cells define
         # that name: then it is the student's name for this question's function (t1's MSE called `loss`)
         own = set(read_definitions(sources, aliases)[0]) if sources else set()
         excluded = set(assignment.given_code) | (entries - own)
-        plans[problem.id] = plan_question(entry_needs(problem, checks, reference), sources, excluded, aliases)
+        # a question with no cell of its own (merged into another's: `# %% e4 + e5`) is graded with the
+        # definitions at the end of the file: its candidates are read from every cell
+        plans[problem.id] = plan_question(entry_needs(problem, checks, reference), sources or every_cell,
+                                          excluded, aliases)
     # an entry several problems share (p2c times p2a's and p2b's functions) may stand for what the
     # problem that asks for it found in its own cells
     found: dict[str, list[dict]] = {}

@@ -148,6 +148,16 @@ def test_another_questions_entry_name_used_in_this_questions_cells_is_this_quest
     assert words in text(problem), text(problem)
 
 
+def test_a_question_merged_into_anothers_cell_is_graded_with_the_whole_files_definitions():
+    """`# %% e4 + e5`: the cell is e4's, e5 has none of its own; e5's checks run at the end of the file and
+    its candidates come from every cell (it was 0: "nothing in them stands for it")."""
+    data = report(str(RENAMED / "autodiff_exercises_merged_e4_e5.py"), "autodiff-exercises", "e4", "e5")
+    by_id = problems(data)
+    assert all(p["status"] == "passed" for p in by_id.values()), [(p["id"], text(p)) for p in data["problems"]]
+    assert "no cell was found for e5; it was graded with the definitions at the end of the file" in text(by_id["e5"])
+    assert "as `trace_grad_analytic(A, X, B)`" in text(by_id["e5"])
+
+
 def test_renamed_hessian_gets_the_bonus():
     by_id = problems(report(str(RENAMED / "jax_nn_hessian_renamed.ipynb"), "jax-nn", "q1b-hessian"))
     hessian = by_id["q1b-hessian"]
