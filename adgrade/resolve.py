@@ -145,11 +145,14 @@ def _calls_autodiff(node: ast.AST, aliases: dict[str, str]) -> tuple[frozenset[s
     for sub in ast.walk(node):
         if isinstance(sub, ast.Call):
             dotted = _dotted(sub.func)
-            # (not `.backward()`: a hand-written backprop has backward methods of its own)
             if _differentiating(sub.func, aliases):
                 found.add(_differentiating(sub.func, aliases))
             elif ".autograd." in f".{dotted}." and not dotted.startswith(("autograd.numpy", "anp.")):
                 found.add("autograd")
+            elif dotted.endswith(".backward"):
+                # torch's loss.backward() counts for an entry that must use autodiff; a manual entry never
+                # forbids it here: a hand-written backprop has backward methods of its own
+                found.add("backward")
             if isinstance(sub.func, ast.Name):
                 names.add(sub.func.id)
     return frozenset(found), frozenset(names)

@@ -406,3 +406,23 @@ def test_the_checks_say_how_each_entry_differentiates():
     wrapper_check = check(None, kind="hessian", forbid=("jax.hessian", "jax.jacfwd", "numpy.linalg.inv"))
     (hess,) = entry_needs(bonus, [wrapper_check], {})
     assert hess.way == "" and hess.forbidden == {"hessian", "jacfwd"}
+
+
+def test_loss_backward_counts_for_an_autodiff_entry_and_a_backward_method_never_demotes_a_manual_one():
+    cells = ["""
+        def fit_a(X, Y, learning_rate=0.01, n_iters=20):
+            return [w for w in plain_loop(X, Y)]
+
+        def fit_b(X, Y, learning_rate=0.01, n_iters=20):
+            loss = ((w * X - Y) ** 2).mean()
+            loss.backward()
+            return [w]
+        """]
+    params = ("X", "Y", "learning_rate", "n_iters")
+    auto = EntryNeed("linear_regression_autograd", params, given=False, way="autodiff")
+    assert _candidates("e2", cells, [auto])["linear_regression_autograd"][0] == "fit_b"
+    # the hand-written backward pass (it returns a derivative, as the entry does) stays first
+    manual = EntryNeed("my_backprop", ("x",), given=False, derivative=True, way="manual",
+                       forbidden=frozenset({"grad", "hessian", "jacobian", "autograd"}))
+    cells = ["def net_backward(x):\n    return layer.backward(x)\n\ndef other(x):\n    return x\n"]
+    assert _candidates("p", cells, [manual])["my_backprop"] == ["net_backward", "other"]
