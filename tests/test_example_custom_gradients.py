@@ -20,6 +20,9 @@ import pytest
 
 from conftest import ROOT, run_cli
 
+#: one `adgrade grade` run serves every test: on one worker, not run twice
+pytestmark = pytest.mark.xdist_group("custom-gradients")
+
 EXAMPLE = ROOT / "docs" / "example-assignment"
 PROBLEM_SET = EXAMPLE / "problems" / "custom-gradients"
 SUBMISSIONS = EXAMPLE / "custom-gradients-submissions"

@@ -14,6 +14,9 @@ import pytest
 
 from conftest import FIXTURES, ROOT, run_json
 
+#: report() caches each check per process: on one worker, each seed is checked once
+pytestmark = pytest.mark.xdist_group("seeds")
+
 SEEDS = FIXTURES / "seeds"
 RENAMED = FIXTURES / "renamed"
 
