@@ -31,7 +31,7 @@ EXPECTED = tomllib.loads((SUBMISSIONS / "expected.toml").read_text(encoding="utf
 MAX_LINES = 250
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # (a module's fixture is set up again when xdist interleaves other modules' tests)
 def reports(tmp_path_factory) -> dict[str, dict]:
     work = tmp_path_factory.mktemp("custom-gradients")
     shutil.copytree(SUBMISSIONS, work / "subs", ignore=shutil.ignore_patterns("expected.toml"))
