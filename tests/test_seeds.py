@@ -14,7 +14,8 @@ import pytest
 
 from conftest import FIXTURES, ROOT, run_json
 
-#: report() caches each check per process: on one worker, each seed is checked once
+#: report() caches each check per process: meant for one worker, so each seed is checked once (without effect
+#: under pytest 9.2 + pytest-xdist 3.8: see tests/test_example_custom_gradients.py)
 pytestmark = pytest.mark.xdist_group("seeds")
 
 SEEDS = FIXTURES / "seeds"
