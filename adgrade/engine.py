@@ -23,7 +23,7 @@ from adgrade.checks import Check, get_check_class
 from adgrade.feedback import explain_error
 from adgrade.questions import QuestionMatcher, assign_questions, question_ends
 from adgrade.resolve import (candidate_names, describe_resolution, differentiating_aliases, entry_needs, plan_question,
-                             read_definitions, reference_signatures)
+                             reference_signatures)
 from adgrade.results import FAILING, CheckResult, ProblemResult, Report
 from adgrade.runner.limits import Limits
 from adgrade.runner.parent import Answer, Job, Launcher, ProcessRunner, RunOutcome
@@ -280,14 +280,11 @@ def entry_plans(assignment: AssignmentSpec, the_plan: Plan, cells: list[Cell],
     every_cell = [(c.label, c.source) for c in cells if c.kind == "code"]
     for problem, checks in the_plan.problems:
         sources = [(c.label, c.source) for c in cells if c.kind == "code" and owner.get(c.index) == problem.id]
-        # another question's entry is never this one's answer, unless this question's own cells define
-        # that name: then it is the student's name for this question's function (t1's MSE called `loss`)
-        own = set(read_definitions(sources, aliases)[0]) if sources else set()
-        excluded = set(assignment.given_code) | (entries - own)
         # a question with no cell of its own (merged into another's: `# %% e4 + e5`) is graded with the
         # definitions at the end of the file: its candidates are read from every cell
         plans[problem.id] = plan_question(entry_needs(problem, checks, reference), sources or every_cell,
-                                          excluded, aliases)
+                                          set(assignment.given_code), aliases, others=entries,
+                                          own_sources=bool(sources))
     # an entry several problems share (p2c times p2a's and p2b's functions) may stand for what the
     # problem that asks for it found in its own cells
     found: dict[str, list[dict]] = {}

@@ -477,10 +477,15 @@ def entry_needs(problem: Any, checks: list[Any], reference: dict[str, tuple[str,
 
 
 def plan_question(needs: list[EntryNeed], sources: list[tuple[str, str]], excluded: set[str],
-                  aliases: dict[str, str] | None = None) -> dict[str, dict]:
+                  aliases: dict[str, str] | None = None, others: set[str] | frozenset[str] = frozenset(),
+                  own_sources: bool = True) -> dict[str, dict]:
     """entry -> plan for one question, from that question's own cells [(label, source)] (ALIASES: the
-    submission's names for differentiating functions, `differentiating_aliases` of all its cells)."""
+    submission's names for differentiating functions, `differentiating_aliases` of all its cells).
+    OTHERS: other questions' entries, never this one's answer unless this question's own cells define
+    that name (t1's MSE called `loss`, t3's name); with `own_sources=False` (the whole file, for a
+    question with no cell of its own) they are always left out."""
     defs, differentiated = read_definitions(sources, aliases)
+    excluded = set(excluded) | (set(others) - set(defs) if own_sources else set(others))
     names = {n.name for n in needs} | {a for n in needs for a in n.aliases}
     own = {k: d for k, d in defs.items() if k not in excluded and k not in names}
     scores = {need.name: shape_scores(need, own, differentiated) for need in needs}

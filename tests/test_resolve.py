@@ -426,3 +426,13 @@ def test_loss_backward_counts_for_an_autodiff_entry_and_a_backward_method_never_
                        forbidden=frozenset({"grad", "hessian", "jacobian", "autograd"}))
     cells = ["def net_backward(x):\n    return layer.backward(x)\n\ndef other(x):\n    return x\n"]
     assert _candidates("p", cells, [manual])["my_backprop"] == ["net_backward", "other"]
+
+
+def test_another_questions_entry_counts_only_where_this_questions_own_cells_define_it():
+    need = EntryNeed("mse", ("w", "X", "y"), given=False)
+    own = [("cell 2", "def loss(w, X, y):\n    return ((X @ w - y) ** 2).mean()\n")]
+    plan = plan_question([need], own, set(), others={"loss"})["mse"]
+    assert [c["names"] for c in plan["candidates"]] == [["mse"], ["loss"]]
+    # the whole file, for a question with no cell of its own: another question's `loss` stays its own
+    plan = plan_question([need], own, set(), others={"loss"}, own_sources=False)["mse"]
+    assert [c["names"] for c in plan["candidates"]] == [["mse"]]
